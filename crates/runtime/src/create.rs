@@ -1,0 +1,387 @@
+//! `create`: everything up to a container process waiting for `start`.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::mount::MsFlags;
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, Pid};
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Spec};
+
+use crate::init::{self, Setup};
+use crate::namespaces::NsPlan;
+use crate::process::Prepared;
+use crate::state::{self, Container, OciState, Record, Status};
+use crate::sync::{self, Channel, Msg};
+use crate::{Error, Result};
+
+/// Where the container's terminal goes when `process.terminal` is set.
+#[derive(Debug, Default)]
+pub enum Console {
+    /// No terminal requested (or allowed).
+    #[default]
+    None,
+    /// Send the pty master to this unix socket (`--console-socket`).
+    Socket(PathBuf),
+    /// Hand the master back to the caller (a foreground `run` bridging its own stdio).
+    Internal,
+}
+
+#[derive(Debug)]
+pub struct CreateOptions {
+    pub root: PathBuf,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub console: Console,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+}
+
+/// A created container, plus the pty master when [`Console::Internal`] was asked for.
+#[derive(Debug)]
+pub struct Created {
+    pub container: Container,
+    pub console: Option<OwnedFd>,
+}
+
+/// Undoes a half-done create unless disarmed: kills the children, removes the cgroup and
+/// the state dir. Mounts need no undo: they live only in the child's mount namespace.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<Box<dyn berth_cgroups::Cgroup>>,
+    pids: Vec<i32>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.destroy();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Undo {
+    fn disarm(mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.pids.clear();
+    }
+}
+
+/// The cgroup path for a container: the spec's, made absolute, or `/berth/<id>`.
+pub(crate) fn cgroup_path(spec: &Spec, id: &str) -> String {
+    match spec.linux().as_ref().and_then(|l| l.cgroups_path().as_ref()) {
+        Some(p) if !p.as_os_str().is_empty() => {
+            let s = p.to_string_lossy();
+            if s.starts_with('/') {
+                s.into_owned()
+            } else {
+                format!("/{s}")
+            }
+        }
+        _ => format!("/berth/{id}"),
+    }
+}
+
+fn has_new_ns(spec: &Spec, t: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|ns| ns.typ() == t))
+}
+
+/// Creates container `opts.id` from `opts.bundle`.
+pub fn create(opts: CreateOptions) -> Result<Created> {
+    create_inner(opts, false)
+}
+
+/// Like [`create`], but makes the caller the subreaper that will reap the container process
+/// (a foreground `run`).
+pub fn create_attached(opts: CreateOptions) -> Result<Created> {
+    create_inner(opts, true)
+}
+
+fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
+    state::check_id(&opts.id)?;
+    let bundle = crate::config::load(&opts.bundle)?;
+    let spec = &bundle.spec;
+    let process = spec.process().as_ref().expect("validated");
+    let terminal = process.terminal().unwrap_or(false);
+    match (&opts.console, terminal) {
+        (Console::None, true) => {
+            return Err(Error::Invalid(
+                "cannot allocate tty if runc will detach without setting console socket".into(),
+            ))
+        }
+        (Console::Socket(_), false) => {
+            return Err(Error::Invalid(
+                "cannot use console socket if runc will not detach or allocate tty".into(),
+            ))
+        }
+        _ => {}
+    }
+    let default_linux = oci_spec::runtime::Linux::default();
+    let linux = spec.linux().as_ref().unwrap_or(&default_linux);
+    let ns = NsPlan::for_container(linux)?;
+    let new_mount_ns = ns.new.contains(nix::sched::CloneFlags::CLONE_NEWNS);
+    if !has_new_ns(spec, LinuxNamespaceType::Mount) {
+        return Err(Error::Invalid(
+            "linux.namespaces: a mount namespace is required".into(),
+        ));
+    }
+    let seccomp = linux.seccomp().as_ref();
+    let prepared = Prepared::new(process, seccomp, opts.preserve_fds)?;
+
+    std::fs::create_dir_all(&opts.root).map_err(|e| Error::io(&opts.root, e))?;
+    let dir = opts.root.join(&opts.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::Exists(opts.id))
+        }
+        Err(e) => return Err(Error::io(&dir, e)),
+    }
+    let mut undo = Undo {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        pids: Vec::new(),
+    };
+    std::fs::write(dir.join(state::CONFIG_FILE), serde_json::to_vec(spec).unwrap_or_default())
+        .map_err(|e| Error::io(dir.join(state::CONFIG_FILE), e))?;
+    let fifo_path = dir.join(state::EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .map_err(|e| berth_sys::Error::path("mkfifo", &fifo_path, e))?;
+    let fifo = nix::fcntl::open(
+        &fifo_path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| berth_sys::Error::path("open", &fifo_path, e))?;
+
+    let cgroup_path = cgroup_path(spec, &opts.id);
+    let cgroup = berth_cgroups::open(&cgroup_path)?;
+    cgroup.create()?;
+    let devices = crate::devices::devices(linux.devices().as_deref().unwrap_or_default());
+    let mut resources = linux.resources().clone().unwrap_or_else(LinuxResources::default);
+    let rules = crate::devices::cgroup_rules(
+        resources.devices().as_deref().unwrap_or_default(),
+        &devices,
+    );
+    resources.set_devices(Some(rules));
+    let cgroup_mounts = cgroup.mounts();
+    undo.cgroup = Some(cgroup);
+    undo.cgroup.as_ref().expect("just set").apply(&resources)?;
+
+    let steps = crate::rootfs::plan(
+        spec,
+        &bundle.path,
+        &devices,
+        &cgroup_mounts,
+        ns.new_user || ns.joins_user,
+    )?;
+    let root_propagation = match linux.rootfs_propagation().as_deref() {
+        None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        Some(p) => crate::rootfs::propagation(p).ok_or_else(|| {
+            Error::Invalid(format!("linux.rootfsPropagation: unknown value {p:?}"))
+        })? | MsFlags::MS_REC,
+    };
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    let setup = Setup {
+        rootfs: bundle.rootfs.clone(),
+        steps,
+        root_propagation,
+        readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        no_pivot: opts.no_pivot,
+        hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
+        domainname: spec.domainname().clone().filter(|h| !h.is_empty()),
+        sysctl: linux
+            .sysctl()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        masked: linux.masked_paths().clone().unwrap_or_default(),
+        readonly: linux.readonly_paths().clone().unwrap_or_default(),
+        create_container_hooks: hooks.create_container().clone().unwrap_or_default(),
+        start_container_hooks: hooks.start_container().clone().unwrap_or_default(),
+        fifo,
+        new_mount_ns,
+    };
+    let (console_child, console_parent) = console_ends(&opts.console)?;
+    let (parent_chan, child_chan) = sync::pair()?;
+    if attached {
+        nix::sys::prctl::set_child_subreaper(true)
+            .map_err(|e| berth_sys::Error::call("PR_SET_CHILD_SUBREAPER", e))?;
+    }
+    let args = init::Args {
+        ns,
+        process: prepared,
+        console: console_child,
+        setup: Some(setup),
+    };
+    // SAFETY: berth's runtime is single-threaded up to here (no threads are started before
+    // create), so the child gets a consistent copy of the process.
+    let stage1 = match unsafe { nix::unistd::fork() }.map_err(|e| berth_sys::Error::call("fork", e))? {
+        ForkResult::Child => {
+            drop(parent_chan);
+            init::stage1(args, child_chan)
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(args);
+    drop(child_chan);
+    undo.pids.push(stage1.as_raw());
+
+    let created = chrono_now();
+    let mut record = Record {
+        id: opts.id.clone(),
+        bundle: bundle.path.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created,
+        init_pid: 0,
+        init_start: 0,
+        cgroup_path,
+        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+    };
+    let init_pid = drive_child(
+        &parent_chan,
+        stage1,
+        spec,
+        linux,
+        &mut record,
+        &mut undo,
+    )?;
+    record.init_pid = init_pid;
+    record.init_start = berth_sys::proc::start_time(init_pid)
+        .map(|(s, _)| s)
+        .ok_or_else(|| Error::Init("container process exited during create".into()))?;
+    let container = Container {
+        root: opts.root.clone(),
+        dir,
+        record,
+    };
+    container.save()?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, init_pid)?;
+    }
+    let console = match console_parent {
+        Some(sock) => Some(berth_sys::pty::recv_fd(sock.as_fd())?),
+        None => None,
+    };
+    undo.disarm();
+    Ok(Created { container, console })
+}
+
+fn chrono_now() -> String {
+    crate::time::now_rfc3339()
+}
+
+/// Our end and the child's end of the console socket.
+fn console_ends(c: &Console) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    match c {
+        Console::None => Ok((None, None)),
+        Console::Socket(path) => {
+            let s = UnixStream::connect(path).map_err(|e| Error::io(path, e))?;
+            Ok((Some(OwnedFd::from(s)), None))
+        }
+        Console::Internal => {
+            let (a, b) = UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
+            Ok((Some(OwnedFd::from(a)), Some(OwnedFd::from(b))))
+        }
+    }
+}
+
+/// Answers the child's requests until it reports Created; returns the container's pid.
+#[allow(clippy::too_many_arguments)]
+fn drive_child(
+    chan: &Channel,
+    stage1: Pid,
+    spec: &Spec,
+    linux: &oci_spec::runtime::Linux,
+    record: &mut Record,
+    undo: &mut Undo,
+) -> Result<i32> {
+    undo.cgroup
+        .as_deref()
+        .expect("created before the fork")
+        .add_task(stage1.as_raw())?;
+    chan.send(&Msg::Ack)?;
+    let mut init_pid = 0;
+    loop {
+        match chan.recv()? {
+            Some(Msg::MapIds { pid }) => {
+                crate::namespaces::write_id_maps(
+                    pid,
+                    linux.uid_mappings().as_deref().unwrap_or_default(),
+                    linux.gid_mappings().as_deref().unwrap_or_default(),
+                )?;
+                chan.send(&Msg::Ack)?;
+            }
+            Some(Msg::Pid { pid }) => {
+                init_pid = pid;
+                undo.pids.push(pid);
+                let _ = waitpid(stage1, None);
+                undo.pids.retain(|p| *p != stage1.as_raw());
+                if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+                    let path = format!("/proc/{pid}/oom_score_adj");
+                    std::fs::write(&path, adj.to_string()).map_err(|e| Error::io(path, e))?;
+                }
+            }
+            Some(Msg::Mounted) => {
+                record.init_pid = init_pid;
+                let state = hook_state(record, Status::Creating);
+                let hooks = spec.hooks().clone().unwrap_or_default();
+                crate::hooks::run("prestart", hooks.prestart().as_deref().unwrap_or_default(), &state)?;
+                crate::hooks::run(
+                    "createRuntime",
+                    hooks.create_runtime().as_deref().unwrap_or_default(),
+                    &state,
+                )?;
+                let json = String::from_utf8(hook_state(record, Status::Created)).unwrap_or_default();
+                chan.send(&Msg::State { json })?;
+            }
+            Some(Msg::Created) => return Ok(init_pid),
+            Some(Msg::Error { msg }) => return Err(Error::Init(msg)),
+            Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            None => {
+                return Err(Error::Init(
+                    "container process exited before it was created".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// The state document given to hooks.
+pub(crate) fn hook_state(record: &Record, status: Status) -> Vec<u8> {
+    let s = OciState {
+        oci_version: state::OCI_VERSION.into(),
+        id: record.id.clone(),
+        pid: record.init_pid,
+        status,
+        bundle: record.bundle.clone(),
+        rootfs: record.rootfs.clone(),
+        created: record.created.clone(),
+        owner: String::new(),
+        annotations: record.annotations.clone(),
+    };
+    serde_json::to_vec(&s).unwrap_or_default()
+}
+
+/// Writes a pid file atomically, as runc does (containerd reads it while we write).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("berth-tmp");
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}

@@ -1,0 +1,230 @@
+//! Code that runs in the forked children during create and exec.
+//!
+//! Stage 1 enters the namespaces and forks stage 2, which is the container's process (pid 1
+//! in a new pid namespace). Both report failures to the parent over the sync channel, then
+//! `_exit`: they never return into the caller's code.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::mount::MsFlags;
+use nix::sys::stat::Mode;
+use nix::unistd::ForkResult;
+use oci_spec::runtime::Hook;
+
+use crate::namespaces::NsPlan;
+use crate::process::Prepared;
+use crate::rootfs::{Executor, InRoot, Step};
+use crate::sync::{Channel, Msg};
+use crate::{Error, Result};
+
+/// What stage 2 sets up for a new container (absent for exec).
+#[derive(Debug)]
+pub(crate) struct Setup {
+    pub rootfs: PathBuf,
+    pub steps: Vec<Step>,
+    pub root_propagation: MsFlags,
+    pub readonly_root: bool,
+    pub no_pivot: bool,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub sysctl: Vec<(String, String)>,
+    pub masked: Vec<String>,
+    pub readonly: Vec<String>,
+    pub create_container_hooks: Vec<Hook>,
+    pub start_container_hooks: Vec<Hook>,
+    /// Read end of the exec fifo, opened non-blocking: `start` writes one byte into it.
+    pub fifo: OwnedFd,
+    /// False when joining an existing mount namespace: its filesystem is already set up.
+    pub new_mount_ns: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Args {
+    pub ns: NsPlan,
+    pub process: Prepared,
+    pub console: Option<OwnedFd>,
+    pub setup: Option<Setup>,
+}
+
+/// Stage 1. Never returns.
+pub(crate) fn stage1(args: Args, chan: Channel) -> ! {
+    // A non-dumpable process can't be ptraced or have its /proc/PID/exe and fds opened by
+    // processes in the container (CVE-2019-5736); execve resets it for the user's program.
+    let _ = nix::sys::prctl::set_dumpable(false);
+    let r = chan.wait_ack().and_then(|()| args.ns.enter(&chan)); // Ack: we are in the cgroup
+    if let Err(e) = r {
+        finish(&chan, Err(e))
+    }
+    // SAFETY: we are the only thread of this forked process, so the child inherits a
+    // consistent heap and no locks held by other threads.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => stage2(args, chan),
+        Ok(ForkResult::Parent { child }) => {
+            let r = chan.send(&Msg::Pid {
+                pid: child.as_raw(),
+            });
+            finish(&chan, r)
+        }
+        Err(e) => finish(&chan, Err(berth_sys::Error::call("fork", e).into())),
+    }
+}
+
+fn finish(chan: &Channel, r: Result<()>) -> ! {
+    let code = match r {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = chan.send(&Msg::Error { msg: e.to_string() });
+            1
+        }
+    };
+    // SAFETY: _exit skips atexit handlers and destructors that belong to the parent's copy.
+    unsafe { libc::_exit(code) }
+}
+
+/// Stage 2: the container process. Never returns.
+fn stage2(args: Args, chan: Channel) -> ! {
+    let r = (|| -> Result<std::convert::Infallible> {
+        nix::unistd::setsid().map_err(|e| berth_sys::Error::call("setsid", e))?;
+        let state_json = match &args.setup {
+            Some(setup) => prepare_container(setup, &chan)?,
+            None => Vec::new(),
+        };
+        if let Some(sock) = &args.console {
+            crate::console::setup(sock, args.process.console_size)?;
+        }
+        args.process.chdir()?;
+        args.process.set_rlimits()?;
+        let exe = args.process.lookup()?;
+        chan.send(&Msg::Created)?;
+        drop(args.console);
+        if let Some(setup) = &args.setup {
+            wait_for_start(&setup.fifo)?;
+            crate::hooks::run("startContainer", &setup.start_container_hooks, &state_json)?;
+        }
+        args.process.exec(&exe)
+    })();
+    match r {
+        Ok(never) => match never {},
+        Err(e) => {
+            // After Created the parent may be gone; stderr is the container's own.
+            let msg = e.to_string();
+            if chan.send(&Msg::Error { msg: msg.clone() }).is_err() {
+                eprintln!("berth: {msg}");
+            }
+            let code = if msg.contains("not found") || msg.contains("no such file") {
+                127
+            } else {
+                126
+            };
+            // SAFETY: see `finish`.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+/// Mounts, devices, hooks, masks and the root switch, in runc's order. Returns the state
+/// JSON the parent gave us for the in-container hooks.
+fn prepare_container(setup: &Setup, chan: &Channel) -> Result<Vec<u8>> {
+    // Device nodes and dirs get exactly the modes the spec asks for.
+    nix::sys::stat::umask(Mode::empty());
+    if setup.new_mount_ns {
+        // Nothing we mount may propagate back to the host.
+        berth_sys::mount::propagate(Path::new("/"), setup.root_propagation)?;
+        nix::mount::mount(
+            Some(&setup.rootfs),
+            &setup.rootfs,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| berth_sys::Error::path("bind rootfs", &setup.rootfs, e))?;
+        let mut exec = InRoot {
+            root: berth_sys::inroot::open_root(&setup.rootfs)?,
+        };
+        for step in &setup.steps {
+            exec.execute(step)?;
+        }
+    }
+    chan.send(&Msg::Mounted)?;
+    let state_json = match chan.recv()? {
+        Some(Msg::State { json }) => json.into_bytes(),
+        Some(Msg::Abort) | None => return Err(Error::Init("parent gave up".into())),
+        Some(other) => return Err(Error::Init(format!("unexpected {other:?}"))),
+    };
+    crate::hooks::run("createContainer", &setup.create_container_hooks, &state_json)?;
+    if let Some(h) = &setup.hostname {
+        nix::unistd::sethostname(h).map_err(|e| Error::Init(format!("sethostname {h:?}: {e}")))?;
+    }
+    if let Some(d) = &setup.domainname {
+        let c = std::ffi::CString::new(d.as_str()).map_err(|_| Error::Invalid(d.clone()))?;
+        // SAFETY: setdomainname reads len bytes from a valid C string.
+        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
+            return Err(Error::Init(format!("setdomainname {d:?}: {}", nix::Error::last())));
+        }
+    }
+    let root = berth_sys::inroot::open_root(&setup.rootfs)?;
+    for (key, value) in &setup.sysctl {
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        berth_sys::inroot::write(root.as_fd(), &path, value.as_bytes())
+            .map_err(|e| Error::Init(format!("sysctl {key}={value}: {e}")))?;
+    }
+    if setup.new_mount_ns {
+        for p in &setup.readonly {
+            crate::rootfs::readonly(root.as_fd(), Path::new(p))?;
+        }
+        // Opened here, not in the parent: a bind source must be a mount of our own namespace.
+        let dev_null = crate::rootfs::open_dev_null()?;
+        for p in &setup.masked {
+            crate::rootfs::mask(root.as_fd(), Path::new(p), dev_null.as_fd())?;
+        }
+        drop(root);
+        switch_root(setup)?;
+    }
+    Ok(state_json)
+}
+
+/// pivot_root into the rootfs and detach the old root; or, with `no_pivot`, move the rootfs
+/// over `/` and chroot (for rootfs on ramfs, where pivot_root is refused).
+fn switch_root(setup: &Setup) -> Result<()> {
+    let rootfs = &setup.rootfs;
+    if setup.readonly_root {
+        let fd = berth_sys::inroot::open_root(rootfs)?;
+        berth_sys::mount::remount(fd.as_fd(), rootfs, MsFlags::MS_RDONLY)?;
+    }
+    nix::unistd::chdir(rootfs).map_err(|e| berth_sys::Error::path("chdir", rootfs, e))?;
+    if setup.no_pivot {
+        nix::mount::mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .map_err(|e| berth_sys::Error::path("move mount", rootfs, e))?;
+        nix::unistd::chroot(".").map_err(|e| berth_sys::Error::path("chroot", rootfs, e))?;
+    } else {
+        nix::unistd::pivot_root(".", ".").map_err(|e| berth_sys::Error::path("pivot_root", rootfs, e))?;
+        // The old root now sits on top of the new one at "/"; detach it, keeping unmount
+        // events from propagating to the host.
+        berth_sys::mount::propagate(Path::new("."), MsFlags::MS_SLAVE | MsFlags::MS_REC)?;
+        nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
+            .map_err(|e| berth_sys::Error::path("umount old root", "/", e))?;
+    }
+    nix::unistd::chdir("/").map_err(|e| berth_sys::Error::path("chdir", "/", e))?;
+    Ok(())
+}
+
+/// Blocks until `start` writes into the exec fifo.
+fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(berth_sys::Error::call("poll(exec fifo)", e).into()),
+            Ok(_) => {}
+        }
+        let mut b = [0u8; 1];
+        match nix::unistd::read(fifo.as_fd(), &mut b) {
+            Ok(1) => return Ok(()),
+            Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => continue,
+            Ok(_) => return Err(Error::Init("exec fifo closed without a start".into())),
+            Err(e) => return Err(berth_sys::Error::call("read(exec fifo)", e).into()),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! mount(2) wrappers that act on fds resolved in-root, never on raw container paths.
+
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+
+use nix::mount::MsFlags;
+use nix::sys::statfs::fstatfs;
+
+use crate::inroot::fd_path;
+use crate::{Error, Result};
+
+/// Mounts `source` (a path or a filesystem name) on the object behind `target`.
+pub fn mount_on(
+    source: Option<&Path>,
+    target: BorrowedFd<'_>,
+    target_name: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
+    nix::mount::mount(source, &fd_path(target), fstype, flags, data)
+        .map_err(|e| Error::path("mount", target_name, e))
+}
+
+/// Bind-mounts the object behind `source` onto the object behind `target`.
+pub fn bind(
+    source: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+    target_name: &Path,
+    recursive: bool,
+) -> Result<()> {
+    let mut flags = MsFlags::MS_BIND;
+    if recursive {
+        flags |= MsFlags::MS_REC;
+    }
+    nix::mount::mount(
+        Some(&fd_path(source)),
+        &fd_path(target),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .map_err(|e| Error::path("bind mount", target_name, e))
+}
+
+/// The flags a remount must keep: inside a user namespace the kernel refuses to clear
+/// nosuid/nodev/noexec/atime flags locked by the outer mount.
+pub fn locked_flags(target: BorrowedFd<'_>) -> Result<MsFlags> {
+    let st = fstatfs(target).map_err(|e| Error::call("fstatfs", e))?;
+    let f = st.flags();
+    use nix::sys::statvfs::FsFlags;
+    let mut out = MsFlags::empty();
+    for (have, want) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(have) {
+            out |= want;
+        }
+    }
+    Ok(out)
+}
+
+/// Remounts the bind mount behind `target` with `flags` (e.g. read-only), keeping locked flags.
+pub fn remount(target: BorrowedFd<'_>, target_name: &Path, flags: MsFlags) -> Result<()> {
+    let keep = locked_flags(target)?;
+    nix::mount::mount(
+        None::<&str>,
+        &fd_path(target),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | keep,
+        None::<&str>,
+    )
+    .map_err(|e| Error::path("remount", target_name, e))
+}
+
+/// Changes the propagation type of the mount behind `target`.
+pub fn propagate(target: &Path, flags: MsFlags) -> Result<()> {
+    nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+        .map_err(|e| Error::path("mount propagation", target, e))
+}
