@@ -15,8 +15,8 @@ mod v1;
 mod v2;
 
 pub use error::Error;
-pub use v2::device_filter_count;
 pub use stats::{BlkioEntry, BlkioStats, CpuStats, HugetlbStats, MemoryStats, PidsStats, Stats};
+pub use v2::device_filter_count;
 
 /// Where hosts mount their cgroup hierarchies.
 pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";

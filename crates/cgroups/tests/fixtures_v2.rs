@@ -349,6 +349,10 @@ fn mounts_and_pids() {
     fx.put("c/sub", "cgroup.procs", "6\n");
     let cg = open_v2(fx.root.clone(), "c");
     assert_eq!(cg.pids().unwrap(), vec![5, 6]);
+    // SIGKILL goes through cgroup.kill when the kernel has it, without touching the pids.
+    fx.put("c", "cgroup.kill", "");
+    cg.kill_all(9).unwrap();
+    assert_eq!(fx.read("c", "cgroup.kill"), "1");
     let m = cg.mounts();
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].host_dir, fx.root.join("c"));

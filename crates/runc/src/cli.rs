@@ -578,7 +578,8 @@ fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
 pub fn default_spec() -> serde_json::Value {
     let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     serde_json::json!({
-        "ociVersion": berth_runtime::state::OCI_VERSION,
+        // 1.1.0, not our own newest version: crun 1.8 and older runtimes refuse anything newer.
+        "ociVersion": "1.1.0",
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},

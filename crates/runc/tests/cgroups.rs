@@ -153,7 +153,14 @@ fn cpu_settings_land_in_cgroup_files() {
     assert_eq!(c.cgroup_file("cpu", "cpu.cfs_quota_us"), "20000");
     assert_eq!(c.cgroup_file("cpu", "cpu.cfs_period_us"), "50000");
     // The process sees itself in its cgroupsPath (no cgroup namespace in this config).
-    let cg = c.ctr_stdout();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let cg = loop {
+        let cg = c.ctr_stdout();
+        if cg.lines().count() >= 3 || std::time::Instant::now() > deadline {
+            break cg;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     for ctrl in ["cpu", "memory", "pids"] {
         let line = cg
             .lines()

@@ -260,7 +260,7 @@ fn spec_writes_default_config() {
         return;
     }
     let dir = common::open_tempdir("berth-spec-");
-    let o = common::run_cmd(
+    common::run_cmd(
         std::process::Command::new(common::runtime())
             .arg("spec")
             .arg("--bundle")
@@ -268,7 +268,6 @@ fn spec_writes_default_config() {
         CMD_TIMEOUT,
     )
     .ok("spec");
-    let _ = o;
     let v: Value =
         serde_json::from_str(&fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
     assert!(v["ociVersion"].as_str().is_some_and(|s| s.starts_with('1')));
@@ -333,4 +332,45 @@ fn features_reports_json() {
         assert!(ns.contains(&n), "{ns:?}");
     }
     assert!(v["mountOptions"].is_array(), "{v}");
+}
+
+#[test]
+fn log_file_and_json_format() {
+    if skip_if_not_root() {
+        return;
+    }
+    let c = Ctr::new("logfile");
+    let log = c.work.path().join("log.json");
+    c.cli(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "start",
+        "no-such-container-xyz",
+    ])
+    .failed("start of a missing container");
+    let text = fs::read_to_string(&log).expect("--log file written");
+    let entries: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l:?}: {e}")))
+        .collect();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["level"] == "error" && e["msg"].as_str().is_some_and(|m| !m.is_empty())),
+        "an error entry with level and msg: {text}"
+    );
+    // The text format writes something readable too.
+    let log = c.work.path().join("log.txt");
+    c.cli(&[
+        "--log",
+        log.to_str().unwrap(),
+        "start",
+        "no-such-container-xyz",
+    ])
+    .failed("start of a missing container");
+    let text = fs::read_to_string(&log).expect("--log file written");
+    assert!(text.contains("error"), "{text}");
 }

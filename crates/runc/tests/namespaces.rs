@@ -174,6 +174,15 @@ fn join_namespaces_by_path() {
     c.assert_nothing_left();
 }
 
+/// Unmounts (lazily) on drop, so a failing test does not leave the nsfs bind behind.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 #[test]
 fn join_network_namespace_bind_mounted_file() {
     if skip_if_not_root() {
@@ -195,6 +204,7 @@ fn join_network_namespace_bind_mounted_file() {
         None::<&str>,
     )
     .expect("bind-mount the netns file");
+    let _unmount = Unmount(file.clone());
     let want = ns_link(&helper.ns_path("net"));
     drop(helper);
 
@@ -208,9 +218,7 @@ fn join_network_namespace_bind_mounted_file() {
         }
     });
     c.sh("readlink /proc/self/ns/net");
-    let o = c.run();
-    let _ = nix::mount::umount2(&file, nix::mount::MntFlags::MNT_DETACH);
-    let o = o.ok("run");
+    let o = c.run().ok("run");
     assert_eq!(o.out(), want);
     c.assert_nothing_left();
 }

@@ -193,7 +193,8 @@ fn plan_mount(m: &Mount, bundle: &Path, cgroups: &CgroupSources, steps: &mut Vec
     if fstype == "cgroup" || fstype == "cgroup2" {
         let ro = flags & REMOUNT_FLAGS;
         match cgroups.as_slice() {
-            [one] if one.subsystem == "unified" || fstype == "cgroup2" => steps.push(Step::Bind {
+            // v2: one entry naming the unified dir itself.
+            [one] if one.mount_name.is_empty() || fstype == "cgroup2" => steps.push(Step::Bind {
                 source: one.host_dir.clone(),
                 target,
                 recursive: false,
@@ -218,6 +219,16 @@ fn plan_mount(m: &Mount, bundle: &Path, cgroups: &CgroupSources, steps: &mut Vec
                         remount: ro,
                         propagation: MsFlags::empty(),
                     });
+                    // Co-mounted controllers (cpu,cpuacct) also answer to each name.
+                    for part in src.subsystem.split(',') {
+                        let name = part.strip_prefix("name=").unwrap_or(part);
+                        if name != src.mount_name {
+                            steps.push(Step::Symlink {
+                                target: src.mount_name.clone().into(),
+                                path: target.join(name),
+                            });
+                        }
+                    }
                 }
                 if flags.contains(MsFlags::MS_RDONLY) {
                     steps.push(Step::Remount {

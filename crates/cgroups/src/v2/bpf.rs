@@ -128,7 +128,32 @@ pub(crate) fn load_device_prog(insns: &[Insn]) -> io::Result<OwnedFd> {
         prog_name: name,
         ..Default::default()
     };
-    bpf(BPF_PROG_LOAD, &mut attr).map(owned_fd)
+    match bpf(BPF_PROG_LOAD, &mut attr) {
+        Ok(fd) => Ok(owned_fd(fd)),
+        Err(first) => {
+            // Load again with the verifier log, only on failure since logging costs time, so
+            // that the error says which instruction was refused.
+            let mut log = vec![0u8; 64 * 1024];
+            attr.log_level = 1;
+            attr.log_size = log.len() as u32;
+            attr.log_buf = log.as_mut_ptr() as u64;
+            let second = bpf(BPF_PROG_LOAD, &mut attr);
+            if let Ok(fd) = second {
+                return Ok(owned_fd(fd));
+            }
+            let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
+            let text = String::from_utf8_lossy(&log[..end]);
+            let text = text.trim();
+            if text.is_empty() {
+                Err(first)
+            } else {
+                Err(io::Error::new(
+                    first.kind(),
+                    format!("{first}; verifier: {text}"),
+                ))
+            }
+        }
+    }
 }
 
 /// Ids of the device programs attached directly to the cgroup.

@@ -62,8 +62,13 @@ pub(crate) fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>, Error> {
         Insn::new(LDX_MEM_W, R5, R1, 8, 0),
     ];
     for rule in rules.iter().rev() {
-        if let Some(block) = rule_block(rule)? {
+        if let Some((block, unconditional)) = rule_block(rule)? {
             p.extend(block);
+            // Nothing after an unconditional verdict can run, and the verifier rejects
+            // unreachable instructions.
+            if unconditional {
+                return Ok(p);
+            }
         }
     }
     p.push(Insn::new(ALU32_MOV_K, R0, 0, 0, 0));
@@ -71,7 +76,8 @@ pub(crate) fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>, Error> {
     Ok(p)
 }
 
-fn rule_block(rule: &LinuxDeviceCgroup) -> Result<Option<Vec<Insn>>, Error> {
+/// The rule's instructions, and whether it matches every access.
+fn rule_block(rule: &LinuxDeviceCgroup) -> Result<Option<(Vec<Insn>, bool)>, Error> {
     let typ = match rule.typ() {
         None | Some(LinuxDeviceType::A) => None,
         Some(LinuxDeviceType::B) => Some(DEV_BLOCK),
@@ -105,19 +111,32 @@ fn rule_block(rule: &LinuxDeviceCgroup) -> Result<Option<Vec<Insn>>, Error> {
     }
     if let Some(major) = rule.major().filter(|m| *m >= 0) {
         skips.push(b.len());
-        b.push(Insn::new(JMP_JNE_K, R4, 0, 0, to_imm("devices.major", major)?));
+        b.push(Insn::new(
+            JMP_JNE_K,
+            R4,
+            0,
+            0,
+            to_imm("devices.major", major)?,
+        ));
     }
     if let Some(minor) = rule.minor().filter(|m| *m >= 0) {
         skips.push(b.len());
-        b.push(Insn::new(JMP_JNE_K, R5, 0, 0, to_imm("devices.minor", minor)?));
+        b.push(Insn::new(
+            JMP_JNE_K,
+            R5,
+            0,
+            0,
+            to_imm("devices.minor", minor)?,
+        ));
     }
     b.push(Insn::new(ALU32_MOV_K, R0, 0, 0, i32::from(rule.allow())));
     b.push(Insn::new(JMP_EXIT, 0, 0, 0, 0));
     let len = b.len();
+    let unconditional = skips.is_empty();
     for i in skips {
         b[i].off = (len - i - 1) as i16;
     }
-    Ok(Some(b))
+    Ok(Some((b, unconditional)))
 }
 
 /// Attaches the new filter before detaching the old ones, so the cgroup is never unfiltered.
@@ -184,7 +203,8 @@ mod tests {
             .access("rw")
             .build()
             .unwrap();
-        let b = rule_block(&r).unwrap().unwrap();
+        let (b, unconditional) = rule_block(&r).unwrap().unwrap();
+        assert!(!unconditional);
         // type, mov, and, access, major, minor, mov r0, exit
         assert_eq!(b.len(), 8);
         assert_eq!(b[0].off, 7);
@@ -200,8 +220,17 @@ mod tests {
             .allow(false)
             .build()
             .unwrap();
-        assert_eq!(rule_block(&r).unwrap().unwrap().len(), 2);
+        let (b, unconditional) = rule_block(&r).unwrap().unwrap();
+        assert_eq!((b.len(), unconditional), (2, true));
         let p = program(&[]).unwrap();
         assert_eq!(p[p.len() - 2], Insn::new(ALU32_MOV_K, R0, 0, 0, 0));
+        // A wildcard rule ends the program: the default after it would be unreachable.
+        let allow_all = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .build()
+            .unwrap();
+        let p = program(&[r, allow_all]).unwrap();
+        assert_eq!(p.len(), 6 + 2);
+        assert_eq!(p[6].imm, 1);
     }
 }

@@ -737,9 +737,27 @@ impl Ctr {
         }
     }
 
-    /// `delete --force` (ignoring errors).
+    /// `delete --force`, ignoring every error and never panicking (it runs from `Drop`,
+    /// possibly while unwinding): a runtime that hangs is killed after the timeout.
     pub fn force_delete(&self) {
-        let _ = run_cmd(&mut self.cmd(&["delete", "--force", &self.id]), CMD_TIMEOUT);
+        let Ok(mut child) = self
+            .cmd(&["delete", "--force", &self.id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        else {
+            return;
+        };
+        let deadline = Instant::now() + CMD_TIMEOUT;
+        while let Ok(None) = child.try_wait() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            sleep(Duration::from_millis(5));
+        }
     }
 }
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Times the full lifecycle (create + start + wait + delete) of /bin/true under berth-runc,
+# crun and runc, side by side in one hyperfine run, plain and with a 64 MiB memory limit,
+# and reports ratios to crun and each runtime's peak RSS.
+#
+#   bench/runtime.sh [RUNS]        (root; installs hyperfine, crun, runc, time if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-200}
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for p in hyperfine crun runc time jq busybox-static; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
+# crun refuses to start on a hybrid host without the hugetlb v1 controller.
+if [ -d /sys/fs/cgroup/memory ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+  mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+fi
+cargo build --release -p berth-runc >/dev/null
+berth=$PWD/target/release/berth-runc
+out=$PWD/bench/out
+mkdir -p "$out"
+work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+make_bundle() { # DIR MEMORY_LIMIT_OR_EMPTY
+  scripts/busybox-bundle.sh "$1"
+  (cd "$1" && "$berth" spec)
+  local filter='.process.terminal = false | .process.args = ["/bin/true"] | .root.readonly = true'
+  [ -n "$2" ] && filter="$filter | .linux.resources.memory = {\"limit\": $2}"
+  jq "$filter" "$1/config.json" > "$1/config.json.new" && mv "$1/config.json.new" "$1/config.json"
+}
+make_bundle "$work/plain" ""
+make_bundle "$work/mem64" $((64 << 20))
+
+declare -A bin=([berth-runc]=$berth [crun]=$(command -v crun) [runc]=$(command -v runc))
+order=(berth-runc crun runc)
+
+for case in plain mem64; do
+  cmds=()
+  for rt in "${order[@]}"; do
+    cmds+=(-n "$rt" "${bin[$rt]} --root $work/state-$rt run --bundle $work/$case bench-$case-$rt")
+  done
+  hyperfine -N --warmup 10 --runs "$runs" --export-json "$out/runtime-$case.json" "${cmds[@]}" >/dev/null
+  echo "== lifecycle of /bin/true, $case (mean of $runs runs)"
+  crun_mean=$(jq -r '.results[] | select(.command=="crun") | .mean' "$out/runtime-$case.json")
+  for rt in "${order[@]}"; do
+    mean=$(jq -r --arg rt "$rt" '.results[] | select(.command==$rt) | .mean' "$out/runtime-$case.json")
+    sd=$(jq -r --arg rt "$rt" '.results[] | select(.command==$rt) | .stddev' "$out/runtime-$case.json")
+    rss=0
+    for _ in 1 2 3 4 5; do
+      r=$( { /usr/bin/time -f %M "${bin[$rt]}" --root "$work/state-$rt" run --bundle "$work/$case" "rss-$rt" >/dev/null; } 2>&1 | tail -1)
+      [ "$r" -gt "$rss" ] && rss=$r
+    done
+    printf '%-11s %8.2f ms ± %5.2f   %5.2fx crun   peak RSS %6d KiB\n' \
+      "$rt" "$(echo "$mean*1000" | bc -l)" "$(echo "$sd*1000" | bc -l)" \
+      "$(echo "$mean/$crun_mean" | bc -l)" "$rss"
+  done
+done
