@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cargo build --workspace --all-targets
-cargo test --workspace -- --test-threads=4 "$@"
+cargo test --workspace --no-fail-fast -- --test-threads=4 "$@"

@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use oci_spec::runtime::{LinuxResources, Process};
 
 #[derive(Parser, Debug)]
-#[command(name = "berth-runc", version, about = "berth's OCI runtime, runc-compatible")]
+#[command(
+    name = "berth-runc",
+    version,
+    about = "berth's OCI runtime, runc-compatible"
+)]
 pub struct Cli {
     /// Root directory for container state.
     #[arg(long, global = true, default_value = berth_runtime::state::DEFAULT_ROOT)]
@@ -193,7 +197,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let load = |id: &str| Container::load(&root, id).map_err(anyhow::Error::from);
     match cli.cmd {
         Cmd::Create(a) => {
-            let console = a.console_socket.clone().map_or(Console::None, Console::Socket);
+            let console = a
+                .console_socket
+                .clone()
+                .map_or(Console::None, Console::Socket);
             berth_runtime::create::create(create_options(&root, a, console))?;
             Ok(0)
         }
@@ -201,7 +208,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             warn_all(berth_runtime::start::start(&load(&id)?)?);
             Ok(0)
         }
-        Cmd::Run { create, detach, keep } => run(&root, create, detach, keep),
+        Cmd::Run {
+            create,
+            detach,
+            keep,
+        } => run(&root, create, detach, keep),
         Cmd::State { id } => {
             let state = load(&id)?.oci_state();
             println!("{}", serde_json::to_string_pretty(&state)?);
@@ -223,7 +234,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Exec(a) => exec(&root, *a),
-        Cmd::Ps { format, id, ps_args } => ps(&load(&id)?, &format, ps_args),
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(&load(&id)?, &format, ps_args),
         Cmd::Pause { id } => {
             berth_runtime::pause::pause(&load(&id)?)?;
             Ok(0)
@@ -297,8 +312,14 @@ fn run(root: &std::path::Path, a: CreateArgs, detach: bool, keep: bool) -> Resul
     let code = match started {
         Ok(w) => {
             warn_all(w);
-            let tty = created.console.as_ref().map(|m| std::os::fd::AsRawFd::as_raw_fd(m));
-            let bridge = created.console.map(berth_runtime::console::bridge).transpose()?;
+            let tty = created
+                .console
+                .as_ref()
+                .map(std::os::fd::AsRawFd::as_raw_fd);
+            let bridge = created
+                .console
+                .map(berth_runtime::console::bridge)
+                .transpose()?;
             let code = fwd.wait(c.record.init_pid, tty);
             if let Some(b) = bridge {
                 b.finish();
@@ -348,7 +369,9 @@ fn exec(root: &std::path::Path, a: ExecArgs) -> Result<i32> {
         process.user_mut().set_gid(gid);
     }
     if !a.additional_gids.is_empty() {
-        process.user_mut().set_additional_gids(Some(a.additional_gids.clone()));
+        process
+            .user_mut()
+            .set_additional_gids(Some(a.additional_gids.clone()));
     }
     if a.no_new_privs {
         process.set_no_new_privileges(Some(true));
@@ -381,8 +404,11 @@ fn exec(root: &std::path::Path, a: ExecArgs) -> Result<i32> {
         },
     )?;
     let Some(fwd) = fwd else { return Ok(0) };
-    let tty = execed.console.as_ref().map(|m| std::os::fd::AsRawFd::as_raw_fd(m));
-    let bridge = execed.console.map(berth_runtime::console::bridge).transpose()?;
+    let tty = execed.console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+    let bridge = execed
+        .console
+        .map(berth_runtime::console::bridge)
+        .transpose()?;
     let code = fwd.wait(execed.pid, tty)?;
     if let Some(b) = bridge {
         b.finish();
@@ -391,13 +417,15 @@ fn exec(root: &std::path::Path, a: ExecArgs) -> Result<i32> {
 }
 
 fn add_caps(process: &mut Process, caps: &[String]) -> Result<()> {
-    let mut c = process.capabilities().clone().unwrap_or_else(|| {
-        serde_json::from_str("{}").expect("empty capabilities parse")
-    });
+    let mut c = process
+        .capabilities()
+        .clone()
+        .unwrap_or_else(|| serde_json::from_str("{}").expect("empty capabilities parse"));
     let mut parsed = Vec::new();
     for name in caps {
-        let v: oci_spec::runtime::Capability = serde_json::from_value(serde_json::Value::String(name.clone()))
-            .with_context(|| format!("--cap: unknown capability {name}"))?;
+        let v: oci_spec::runtime::Capability =
+            serde_json::from_value(serde_json::Value::String(name.clone()))
+                .with_context(|| format!("--cap: unknown capability {name}"))?;
         parsed.push(v);
     }
     let extend = |set: Option<oci_spec::runtime::Capabilities>| {
@@ -421,10 +449,21 @@ fn ps(c: &Container, format: &str, ps_args: Vec<String>) -> Result<i32> {
     if format != "table" {
         bail!("invalid format option {format:?}: use table or json");
     }
-    let args = if ps_args.is_empty() { vec!["-ef".to_string()] } else { ps_args };
-    let out = std::process::Command::new("ps").args(&args).output().context("ps")?;
+    let args = if ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        ps_args
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("ps")?;
     if !out.status.success() {
-        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
@@ -435,7 +474,10 @@ fn ps(c: &Container, format: &str, ps_args: Vec<String>) -> Result<i32> {
         .context("ps output has no PID column")?;
     println!("{header}");
     for line in lines {
-        let pid: Option<i32> = line.split_whitespace().nth(col).and_then(|p| p.parse().ok());
+        let pid: Option<i32> = line
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
             println!("{line}");
         }
@@ -528,11 +570,11 @@ fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
         }
         None => serde_json::json!({}),
     };
-    let obj = v.as_object_mut().context("--resources: not a JSON object")?;
+    let obj = v
+        .as_object_mut()
+        .context("--resources: not a JSON object")?;
     let mut set = |section: &str, key: &str, val: serde_json::Value| {
-        let s = obj
-            .entry(section)
-            .or_insert_with(|| serde_json::json!({}));
+        let s = obj.entry(section).or_insert_with(|| serde_json::json!({}));
         s[key] = val;
     };
     if let Some(m) = &a.memory {
@@ -571,7 +613,7 @@ fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     if let Some(x) = a.blkio_weight {
         set("blockIO", "weight", x.into());
     }
-    Ok(serde_json::from_value(v).context("--resources")?)
+    serde_json::from_value(v).context("--resources")
 }
 
 /// The same default config `runc spec` writes.
@@ -603,7 +645,7 @@ pub fn default_spec() -> serde_json::Value {
         ],
         "linux": {
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
         }

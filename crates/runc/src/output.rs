@@ -34,7 +34,11 @@ impl Log {
             } else {
                 format!("time=\"{time}\" level=error msg={}", quote(msg))
             };
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
                 let _ = writeln!(f, "{line}");
             }
         }
@@ -54,7 +58,12 @@ pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {
-            let w = rows.iter().filter_map(|r| r.get(c)).map(|s| s.len()).max().unwrap_or(0);
+            let w = rows
+                .iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.len())
+                .max()
+                .unwrap_or(0);
             (w + 3).max(12)
         })
         .collect();

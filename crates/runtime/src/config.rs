@@ -27,7 +27,10 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     let file = path.join("config.json");
     let meta = std::fs::metadata(&file).map_err(|e| Error::io(&file, e))?;
     if meta.len() > MAX_CONFIG {
-        return Err(Error::config(&file, format!("larger than {MAX_CONFIG} bytes")));
+        return Err(Error::config(
+            &file,
+            format!("larger than {MAX_CONFIG} bytes"),
+        ));
     }
     let data = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
     let spec = parse(&data).map_err(|msg| Error::config(&file, msg))?;
@@ -47,7 +50,9 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, Stri
         return Err("ociVersion is required".into());
     }
     if !version.starts_with("1.") {
-        return Err(format!("ociVersion {version:?} is not supported (want 1.x)"));
+        return Err(format!(
+            "ociVersion {version:?} is not supported (want 1.x)"
+        ));
     }
     let root = spec.root().as_ref().ok_or("root is required")?;
     if root.path().as_os_str().is_empty() {
@@ -67,7 +72,10 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, Stri
         let mut uts = false;
         for ns in linux.namespaces().iter().flatten() {
             if !seen.insert(ns.typ()) {
-                return Err(format!("linux.namespaces: duplicate namespace {:?}", ns.typ()));
+                return Err(format!(
+                    "linux.namespaces: duplicate namespace {:?}",
+                    ns.typ()
+                ));
             }
             if ns.typ() == LinuxNamespaceType::Time {
                 return Err("linux.namespaces: namespace type \"time\" is not supported".into());
@@ -94,8 +102,9 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, Stri
         let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
         if new_userns && !has_maps {
-            return Err("linux.uidMappings and gidMappings are required for a new user namespace"
-                .into());
+            return Err(
+                "linux.uidMappings and gidMappings are required for a new user namespace".into(),
+            );
         }
         if has_maps && !seen.contains(&LinuxNamespaceType::User) {
             return Err("linux.uidMappings given without a user namespace".into());
@@ -105,7 +114,10 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, Stri
         }
         if let Some(p) = linux.cgroups_path() {
             if p.components().any(|c| c == std::path::Component::ParentDir) {
-                return Err(format!("linux.cgroupsPath {} must not contain ..", p.display()));
+                return Err(format!(
+                    "linux.cgroupsPath {} must not contain ..",
+                    p.display()
+                ));
             }
         }
     }
@@ -179,11 +191,20 @@ mod tests {
         assert!(err_of(&GOOD.replace("rootfs", "nope")).contains("nope"));
         assert!(err_of(&GOOD.replace("\"pid\"", "\"foo\"")).contains("foo"));
         assert!(err_of(&GOOD.replace("[\"sh\"]", "[]")).contains("process.args"));
-        let missing = GOOD.replace("{\"type\":\"pid\"}", "{\"type\":\"network\",\"path\":\"/nonexistent/ns\"}");
+        let missing = GOOD.replace(
+            "{\"type\":\"pid\"}",
+            "{\"type\":\"network\",\"path\":\"/nonexistent/ns\"}",
+        );
         let e = err_of(&missing);
         assert!(e.contains("/nonexistent/ns"), "{e}");
-        assert!(err_of(&GOOD.replace("{\"type\":\"mount\"}", "{\"type\":\"pid\"}")).contains("duplicate"));
+        assert!(
+            err_of(&GOOD.replace("{\"type\":\"mount\"}", "{\"type\":\"pid\"}"))
+                .contains("duplicate")
+        );
         assert!(err_of(&GOOD.replace("\"cwd\":\"/\"", "\"cwd\":\"rel\"")).contains("cwd"));
-        assert!(err_of(&GOOD.replace("{\"type\":\"mount\"}", "{\"type\":\"user\"}")).contains("uidMappings"));
+        assert!(
+            err_of(&GOOD.replace("{\"type\":\"mount\"}", "{\"type\":\"user\"}"))
+                .contains("uidMappings")
+        );
     }
 }

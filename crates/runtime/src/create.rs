@@ -81,7 +81,11 @@ impl Undo {
 
 /// The cgroup path for a container: the spec's, made absolute, or `/berth/<id>`.
 pub(crate) fn cgroup_path(spec: &Spec, id: &str) -> String {
-    match spec.linux().as_ref().and_then(|l| l.cgroups_path().as_ref()) {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+    {
         Some(p) if !p.as_os_str().is_empty() => {
             let s = p.to_string_lossy();
             if s.starts_with('/') {
@@ -157,8 +161,11 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         cgroup: None,
         pids: Vec::new(),
     };
-    std::fs::write(dir.join(state::CONFIG_FILE), serde_json::to_vec(spec).unwrap_or_default())
-        .map_err(|e| Error::io(dir.join(state::CONFIG_FILE), e))?;
+    std::fs::write(
+        dir.join(state::CONFIG_FILE),
+        serde_json::to_vec(spec).unwrap_or_default(),
+    )
+    .map_err(|e| Error::io(dir.join(state::CONFIG_FILE), e))?;
     let fifo_path = dir.join(state::EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .map_err(|e| berth_sys::Error::path("mkfifo", &fifo_path, e))?;
@@ -173,11 +180,12 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     let cgroup = berth_cgroups::open(&cgroup_path)?;
     cgroup.create()?;
     let devices = crate::devices::devices(linux.devices().as_deref().unwrap_or_default());
-    let mut resources = linux.resources().clone().unwrap_or_else(LinuxResources::default);
-    let rules = crate::devices::cgroup_rules(
-        resources.devices().as_deref().unwrap_or_default(),
-        &devices,
-    );
+    let mut resources = linux
+        .resources()
+        .clone()
+        .unwrap_or_else(LinuxResources::default);
+    let rules =
+        crate::devices::cgroup_rules(resources.devices().as_deref().unwrap_or_default(), &devices);
     resources.set_devices(Some(rules));
     let cgroup_mounts = cgroup.mounts();
     undo.cgroup = Some(cgroup);
@@ -192,16 +200,22 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     )?;
     let root_propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        Some(p) => crate::rootfs::propagation(p).ok_or_else(|| {
-            Error::Invalid(format!("linux.rootfsPropagation: unknown value {p:?}"))
-        })? | MsFlags::MS_REC,
+        Some(p) => {
+            crate::rootfs::propagation(p).ok_or_else(|| {
+                Error::Invalid(format!("linux.rootfsPropagation: unknown value {p:?}"))
+            })? | MsFlags::MS_REC
+        }
     };
     let hooks = spec.hooks().clone().unwrap_or_default();
     let setup = Setup {
         rootfs: bundle.rootfs.clone(),
         steps,
         root_propagation,
-        readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        readonly_root: spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
         no_pivot: opts.no_pivot,
         hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
         domainname: spec.domainname().clone().filter(|h| !h.is_empty()),
@@ -216,6 +230,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         create_container_hooks: hooks.create_container().clone().unwrap_or_default(),
         start_container_hooks: hooks.start_container().clone().unwrap_or_default(),
         fifo,
+        cwd: process.cwd().clone(),
         new_mount_ns,
     };
     let (console_child, console_parent) = console_ends(&opts.console)?;
@@ -232,13 +247,14 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     };
     // SAFETY: berth's runtime is single-threaded up to here (no threads are started before
     // create), so the child gets a consistent copy of the process.
-    let stage1 = match unsafe { nix::unistd::fork() }.map_err(|e| berth_sys::Error::call("fork", e))? {
-        ForkResult::Child => {
-            drop(parent_chan);
-            init::stage1(args, child_chan)
-        }
-        ForkResult::Parent { child } => child,
-    };
+    let stage1 =
+        match unsafe { nix::unistd::fork() }.map_err(|e| berth_sys::Error::call("fork", e))? {
+            ForkResult::Child => {
+                drop(parent_chan);
+                init::stage1(args, child_chan)
+            }
+            ForkResult::Parent { child } => child,
+        };
     drop(args);
     drop(child_chan);
     undo.pids.push(stage1.as_raw());
@@ -252,16 +268,14 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         init_pid: 0,
         init_start: 0,
         cgroup_path,
-        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
     };
-    let init_pid = drive_child(
-        &parent_chan,
-        stage1,
-        spec,
-        linux,
-        &mut record,
-        &mut undo,
-    )?;
+    let init_pid = drive_child(&parent_chan, stage1, spec, linux, &mut record, &mut undo)?;
     record.init_pid = init_pid;
     record.init_start = berth_sys::proc::start_time(init_pid)
         .map(|(s, _)| s)
@@ -342,13 +356,18 @@ fn drive_child(
                 record.init_pid = init_pid;
                 let state = hook_state(record, Status::Creating);
                 let hooks = spec.hooks().clone().unwrap_or_default();
-                crate::hooks::run("prestart", hooks.prestart().as_deref().unwrap_or_default(), &state)?;
+                crate::hooks::run(
+                    "prestart",
+                    hooks.prestart().as_deref().unwrap_or_default(),
+                    &state,
+                )?;
                 crate::hooks::run(
                     "createRuntime",
                     hooks.create_runtime().as_deref().unwrap_or_default(),
                     &state,
                 )?;
-                let json = String::from_utf8(hook_state(record, Status::Created)).unwrap_or_default();
+                let json =
+                    String::from_utf8(hook_state(record, Status::Created)).unwrap_or_default();
                 chan.send(&Msg::State { json })?;
             }
             Some(Msg::Created) => return Ok(init_pid),

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType};
+use oci_spec::runtime::{
+    LinuxDevice, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+};
 
 /// A device node to create inside the container.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +64,12 @@ pub fn devices(spec: &[LinuxDevice]) -> Vec<Device> {
     out
 }
 
-fn allow(kind: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str) -> LinuxDeviceCgroup {
+fn allow(
+    kind: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
     let mut b = LinuxDeviceCgroupBuilder::default()
         .allow(true)
         .typ(kind)
@@ -109,7 +116,10 @@ mod tests {
         .unwrap();
         let devs = devices(&[d]);
         assert_eq!(devs.len(), 6);
-        let null = devs.iter().find(|d| d.path.as_os_str() == "/dev/null").unwrap();
+        let null = devs
+            .iter()
+            .find(|d| d.path.as_os_str() == "/dev/null")
+            .unwrap();
         assert_eq!(null.mode, 0o600);
         let rules = cgroup_rules(&[], &devs);
         assert!(rules.iter().any(|r| r.major() == Some(136)));

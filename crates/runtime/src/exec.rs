@@ -78,13 +78,14 @@ pub fn exec(c: &Container, opts: ExecOptions) -> Result<Execed> {
         setup: None,
     };
     // SAFETY: the runtime has started no threads, so forking here is safe.
-    let stage1 = match unsafe { nix::unistd::fork() }.map_err(|e| berth_sys::Error::call("fork", e))? {
-        ForkResult::Child => {
-            drop(parent_chan);
-            init::stage1(args, child_chan)
-        }
-        ForkResult::Parent { child } => child,
-    };
+    let stage1 =
+        match unsafe { nix::unistd::fork() }.map_err(|e| berth_sys::Error::call("fork", e))? {
+            ForkResult::Child => {
+                drop(parent_chan);
+                init::stage1(args, child_chan)
+            }
+            ForkResult::Parent { child } => child,
+        };
     drop(args);
     drop(child_chan);
     let kill = |pid: i32| {

@@ -43,7 +43,9 @@ fn run_one(kind: &'static str, h: &Hook, state_json: &[u8]) -> Result<()> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| fail(e.to_string()))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook may exit without reading its stdin: that is not a failure.
@@ -100,7 +102,10 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"id\":\"x\"}");
         let bad = hook(r#"{"path":"/bin/sh","args":["sh","-c","echo boom >&2; exit 3"]}"#);
         let e = run("poststart", &[bad], b"").unwrap_err().to_string();
-        assert!(e.contains("poststart hook /bin/sh") && e.contains("boom"), "{e}");
+        assert!(
+            e.contains("poststart hook /bin/sh") && e.contains("boom"),
+            "{e}"
+        );
         let slow = hook(r#"{"path":"/bin/sh","args":["sh","-c","sleep 5"],"timeout":1}"#);
         let t = Instant::now();
         let e = run("createRuntime", &[slow], b"").unwrap_err().to_string();

@@ -35,6 +35,8 @@ pub(crate) struct Setup {
     pub start_container_hooks: Vec<Hook>,
     /// Read end of the exec fifo, opened non-blocking: `start` writes one byte into it.
     pub fifo: OwnedFd,
+    /// The process cwd, created if missing as runc does.
+    pub cwd: PathBuf,
     /// False when joining an existing mount namespace: its filesystem is already set up.
     pub new_mount_ns: bool,
 }
@@ -83,7 +85,7 @@ fn finish(chan: &Channel, r: Result<()>) -> ! {
 }
 
 /// Stage 2: the container process. Never returns.
-fn stage2(args: Args, chan: Channel) -> ! {
+fn stage2(mut args: Args, chan: Channel) -> ! {
     let r = (|| -> Result<std::convert::Infallible> {
         nix::unistd::setsid().map_err(|e| berth_sys::Error::call("setsid", e))?;
         let state_json = match &args.setup {
@@ -94,6 +96,7 @@ fn stage2(args: Args, chan: Channel) -> ! {
             crate::console::setup(sock, args.process.console_size)?;
         }
         args.process.chdir()?;
+        args.process.fill_home();
         args.process.set_rlimits()?;
         let exe = args.process.lookup()?;
         chan.send(&Msg::Created)?;
@@ -145,6 +148,11 @@ fn prepare_container(setup: &Setup, chan: &Channel) -> Result<Vec<u8>> {
         for step in &setup.steps {
             exec.execute(step)?;
         }
+        berth_sys::inroot::mkdir_all(
+            exec.root.as_fd(),
+            &setup.cwd,
+            Mode::from_bits_truncate(0o755),
+        )?;
     }
     chan.send(&Msg::Mounted)?;
     let state_json = match chan.recv()? {
@@ -152,7 +160,11 @@ fn prepare_container(setup: &Setup, chan: &Channel) -> Result<Vec<u8>> {
         Some(Msg::Abort) | None => return Err(Error::Init("parent gave up".into())),
         Some(other) => return Err(Error::Init(format!("unexpected {other:?}"))),
     };
-    crate::hooks::run("createContainer", &setup.create_container_hooks, &state_json)?;
+    crate::hooks::run(
+        "createContainer",
+        &setup.create_container_hooks,
+        &state_json,
+    )?;
     if let Some(h) = &setup.hostname {
         nix::unistd::sethostname(h).map_err(|e| Error::Init(format!("sethostname {h:?}: {e}")))?;
     }
@@ -160,7 +172,10 @@ fn prepare_container(setup: &Setup, chan: &Channel) -> Result<Vec<u8>> {
         let c = std::ffi::CString::new(d.as_str()).map_err(|_| Error::Invalid(d.clone()))?;
         // SAFETY: setdomainname reads len bytes from a valid C string.
         if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
-            return Err(Error::Init(format!("setdomainname {d:?}: {}", nix::Error::last())));
+            return Err(Error::Init(format!(
+                "setdomainname {d:?}: {}",
+                nix::Error::last()
+            )));
         }
     }
     let root = berth_sys::inroot::open_root(&setup.rootfs)?;
@@ -174,7 +189,7 @@ fn prepare_container(setup: &Setup, chan: &Channel) -> Result<Vec<u8>> {
             crate::rootfs::readonly(root.as_fd(), Path::new(p))?;
         }
         // Opened here, not in the parent: a bind source must be a mount of our own namespace.
-        let dev_null = crate::rootfs::open_dev_null()?;
+        let dev_null = crate::rootfs::open_dev_null(root.as_fd())?;
         for p in &setup.masked {
             crate::rootfs::mask(root.as_fd(), Path::new(p), dev_null.as_fd())?;
         }
@@ -198,7 +213,8 @@ fn switch_root(setup: &Setup) -> Result<()> {
             .map_err(|e| berth_sys::Error::path("move mount", rootfs, e))?;
         nix::unistd::chroot(".").map_err(|e| berth_sys::Error::path("chroot", rootfs, e))?;
     } else {
-        nix::unistd::pivot_root(".", ".").map_err(|e| berth_sys::Error::path("pivot_root", rootfs, e))?;
+        nix::unistd::pivot_root(".", ".")
+            .map_err(|e| berth_sys::Error::path("pivot_root", rootfs, e))?;
         // The old root now sits on top of the new one at "/"; detach it, keeping unmount
         // events from propagating to the host.
         berth_sys::mount::propagate(Path::new("."), MsFlags::MS_SLAVE | MsFlags::MS_REC)?;

@@ -13,7 +13,11 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
         return Signal::try_from(n).map_err(|_| bad());
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     name.parse().map_err(|_| bad())
 }
 
@@ -42,7 +46,10 @@ mod tests {
         assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
         assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
         assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
-        assert!(parse_signal("NOPE").unwrap_err().to_string().contains("NOPE"));
+        assert!(parse_signal("NOPE")
+            .unwrap_err()
+            .to_string()
+            .contains("NOPE"));
         assert!(parse_signal("99").is_err());
     }
 }

@@ -167,6 +167,17 @@ impl Prepared {
         }
     }
 
+    /// Sets HOME from the container's /etc/passwd when the env lacks it, as runc does.
+    pub(crate) fn fill_home(&mut self) {
+        if self.env.iter().any(|e| e.as_bytes().starts_with(b"HOME=")) {
+            return;
+        }
+        let home = home_of(self.uid).unwrap_or_else(|| "/".into());
+        if let Ok(c) = CString::new(format!("HOME={home}")) {
+            self.env.push(c);
+        }
+    }
+
     /// Finds the executable in the container, as execvp would, so that a missing binary is
     /// reported by create rather than by a container that dies at start.
     pub(crate) fn lookup(&self) -> Result<CString> {
@@ -184,7 +195,8 @@ impl Prepared {
             if let Ok(m) = std::fs::metadata(c) {
                 use std::os::unix::fs::PermissionsExt;
                 if m.is_file() && m.permissions().mode() & 0o111 != 0 {
-                    return CString::new(c.as_os_str().as_bytes()).map_err(|_| Error::Invalid(arg0.into()));
+                    return CString::new(c.as_os_str().as_bytes())
+                        .map_err(|_| Error::Invalid(arg0.into()));
                 }
                 if arg0.contains('/') {
                     return Err(Error::Init(format!("exec: {arg0:?}: permission denied")));
@@ -192,7 +204,9 @@ impl Prepared {
             }
         }
         if arg0.contains('/') {
-            Err(Error::Init(format!("exec: {arg0:?}: no such file or directory")))
+            Err(Error::Init(format!(
+                "exec: {arg0:?}: no such file or directory"
+            )))
         } else {
             Err(Error::Init(format!(
                 "exec: {arg0:?}: executable file not found in $PATH"
@@ -204,7 +218,8 @@ impl Prepared {
     pub(crate) fn exec(&self, path: &CStr) -> Result<Infallible> {
         use nix::sys::prctl;
         if self.no_new_privs {
-            prctl::set_no_new_privs().map_err(|e| berth_sys::Error::call("PR_SET_NO_NEW_PRIVS", e))?;
+            prctl::set_no_new_privs()
+                .map_err(|e| berth_sys::Error::call("PR_SET_NO_NEW_PRIVS", e))?;
         }
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which we drop below.
         if !self.no_new_privs {
@@ -214,7 +229,11 @@ impl Prepared {
         }
         self.caps.drop_bounding()?;
         prctl::set_keepcaps(true).map_err(|e| berth_sys::Error::call("PR_SET_KEEPCAPS", e))?;
-        let groups: Vec<nix::unistd::Gid> = self.groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+        let groups: Vec<nix::unistd::Gid> = self
+            .groups
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
         match nix::unistd::setgroups(&groups) {
             // A user namespace with setgroups denied can't change groups; runc ignores that
             // when no additional groups were asked for.
@@ -245,6 +264,21 @@ impl Prepared {
         let e = nix::unistd::execve(path, &self.args, &self.env).unwrap_err();
         Err(Error::Init(format!("exec {}: {e}", path.to_string_lossy())))
     }
+}
+
+/// The home directory of `uid` in /etc/passwd (read from the current root, capped at 1 MiB).
+fn home_of(uid: u32) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open("/etc/passwd")
+        .ok()?
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse() == Ok(uid)).then(|| f[5].to_string())
+    })
 }
 
 /// Exit status in the shell's convention: the code, or 128+signal.

@@ -170,16 +170,20 @@ pub fn plan(
     Ok(steps)
 }
 
-fn plan_mount(m: &Mount, bundle: &Path, cgroups: &CgroupSources, steps: &mut Vec<Step>) -> Result<()> {
+fn plan_mount(
+    m: &Mount,
+    bundle: &Path,
+    cgroups: &CgroupSources,
+    steps: &mut Vec<Step>,
+) -> Result<()> {
     let options = m.options().clone().unwrap_or_default();
     let (flags, propagation, data, is_bind) = parse_options(&options)?;
     let fstype = m.typ().clone().unwrap_or_default();
     let target = m.destination().clone();
     if is_bind || fstype == "bind" {
-        let source = m
-            .source()
-            .clone()
-            .ok_or_else(|| Error::Invalid(format!("mount {}: bind needs a source", target.display())))?;
+        let source = m.source().clone().ok_or_else(|| {
+            Error::Invalid(format!("mount {}: bind needs a source", target.display()))
+        })?;
         let source = bundle.join(source);
         steps.push(Step::Bind {
             source,
@@ -313,7 +317,9 @@ impl Executor for InRoot {
                 propagation,
             } => {
                 let src = nix::fcntl::open(source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-                    .map_err(|e| Error::Invalid(format!("mount source {}: {e}", source.display())))?;
+                    .map_err(|e| {
+                        Error::Invalid(format!("mount source {}: {e}", source.display()))
+                    })?;
                 let is_dir = inroot::fstat(src.as_fd())?.st_mode & libc::S_IFMT == libc::S_IFDIR;
                 let dst = if is_dir {
                     inroot::mkdir_all(root, target, Mode::from_bits_truncate(0o755))?
@@ -351,7 +357,13 @@ fn make_device(root: std::os::fd::BorrowedFd<'_>, dev: &Device, bind: bool) -> R
         _ => SFlag::S_IFCHR,
     };
     let rdev = nix::sys::stat::makedev(dev.major as u64, dev.minor as u64);
-    inroot::mknod(root, &dev.path, kind, Mode::from_bits_truncate(dev.mode), rdev)?;
+    inroot::mknod(
+        root,
+        &dev.path,
+        kind,
+        Mode::from_bits_truncate(dev.mode),
+        rdev,
+    )?;
     let fd = inroot::open_path(root, &dev.path)?;
     let st = inroot::fstat(fd.as_fd())?;
     if st.st_mode & libc::S_IFMT != kind.bits() || (kind != SFlag::S_IFIFO && st.st_rdev != rdev) {
@@ -375,7 +387,11 @@ fn make_device(root: std::os::fd::BorrowedFd<'_>, dev: &Device, bind: bool) -> R
 /// Masks `path`: an empty read-only tmpfs over a directory, `/dev/null` over anything else.
 /// `dev_null` was opened on the host and checked to be the real 1:3 char device, so a
 /// container cannot swap in a symlink to redirect the bind (CVE-2025-31133).
-pub fn mask(root: std::os::fd::BorrowedFd<'_>, path: &Path, dev_null: std::os::fd::BorrowedFd<'_>) -> Result<()> {
+pub fn mask(
+    root: std::os::fd::BorrowedFd<'_>,
+    path: &Path,
+    dev_null: std::os::fd::BorrowedFd<'_>,
+) -> Result<()> {
     let fd = match inroot::open_path(root, path) {
         Ok(fd) => fd,
         Err(e) if e.errno() == Some(nix::Error::ENOENT) => return Ok(()),
@@ -409,12 +425,29 @@ pub fn readonly(root: std::os::fd::BorrowedFd<'_>, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Opens the host's `/dev/null` and checks that it is the 1:3 char device.
-pub fn open_dev_null() -> Result<OwnedFd> {
+fn is_dev_null(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    inroot::fstat(fd).is_ok_and(|st| {
+        st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == nix::sys::stat::makedev(1, 3)
+    })
+}
+
+/// The `/dev/null` to bind over masked files: the container's own when it really is the
+/// 1:3 char device (reached without following any symlink), else the host's, checked the
+/// same way. A container can't redirect the bind by planting a symlink (CVE-2025-31133).
+pub fn open_dev_null(root: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
+    let how = nix::fcntl::OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+        .resolve(
+            nix::fcntl::ResolveFlag::RESOLVE_IN_ROOT | nix::fcntl::ResolveFlag::RESOLVE_NO_SYMLINKS,
+        );
+    if let Ok(fd) = nix::fcntl::openat2(root, "dev/null", how) {
+        if is_dev_null(fd.as_fd()) {
+            return Ok(fd);
+        }
+    }
     let fd = nix::fcntl::open("/dev/null", OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| berth_sys::Error::path("open", "/dev/null", e))?;
-    let st = inroot::fstat(fd.as_fd())?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != nix::sys::stat::makedev(1, 3) {
+    if !is_dev_null(fd.as_fd()) {
         return Err(berth_sys::Error::Unexpected {
             path: "/dev/null".into(),
             expected: "the 1:3 character device",
@@ -487,8 +520,12 @@ mod tests {
             rec.execute(st).unwrap();
         }
         let s = &rec.0;
-        assert!(matches!(&s[0], Step::Mount { fstype, target, .. } if fstype == "proc" && target == Path::new("/proc")));
-        assert!(matches!(&s[1], Step::Mount { data, flags, .. } if data == "mode=755,size=65536k" && flags.contains(MsFlags::MS_NOSUID)));
+        assert!(
+            matches!(&s[0], Step::Mount { fstype, target, .. } if fstype == "proc" && target == Path::new("/proc"))
+        );
+        assert!(
+            matches!(&s[1], Step::Mount { data, flags, .. } if data == "mode=755,size=65536k" && flags.contains(MsFlags::MS_NOSUID))
+        );
         assert_eq!(
             s[2],
             Step::Bind {
@@ -499,11 +536,22 @@ mod tests {
                 propagation: MsFlags::MS_PRIVATE | MsFlags::MS_REC,
             }
         );
-        assert!(matches!(&s[3], Step::Mount { fstype, flags, .. } if fstype == "tmpfs" && !flags.contains(MsFlags::MS_RDONLY)));
-        assert!(matches!(&s[4], Step::Bind { target, remount, .. } if target == Path::new("/sys/fs/cgroup/memory") && remount.contains(MsFlags::MS_RDONLY)));
-        assert!(matches!(&s[5], Step::Bind { target, .. } if target == Path::new("/sys/fs/cgroup/systemd")));
-        assert!(matches!(&s[6], Step::Remount { target, .. } if target == Path::new("/sys/fs/cgroup")));
-        let devices: Vec<_> = s.iter().filter(|x| matches!(x, Step::Device { bind: false, .. })).collect();
+        assert!(
+            matches!(&s[3], Step::Mount { fstype, flags, .. } if fstype == "tmpfs" && !flags.contains(MsFlags::MS_RDONLY))
+        );
+        assert!(
+            matches!(&s[4], Step::Bind { target, remount, .. } if target == Path::new("/sys/fs/cgroup/memory") && remount.contains(MsFlags::MS_RDONLY))
+        );
+        assert!(
+            matches!(&s[5], Step::Bind { target, .. } if target == Path::new("/sys/fs/cgroup/systemd"))
+        );
+        assert!(
+            matches!(&s[6], Step::Remount { target, .. } if target == Path::new("/sys/fs/cgroup"))
+        );
+        let devices: Vec<_> = s
+            .iter()
+            .filter(|x| matches!(x, Step::Device { bind: false, .. }))
+            .collect();
         assert_eq!(devices.len(), 6);
         assert!(s.contains(&Step::Symlink {
             target: "/proc/self/fd".into(),
@@ -516,6 +564,8 @@ mod tests {
         let s = spec("[]");
         let devs = crate::devices::devices(&[]);
         let steps = plan(&s, Path::new("/b"), &devs, &vec![], true).unwrap();
-        assert!(steps.iter().all(|x| !matches!(x, Step::Device { bind: false, .. })));
+        assert!(steps
+            .iter()
+            .all(|x| !matches!(x, Step::Device { bind: false, .. })));
     }
 }

@@ -260,7 +260,16 @@ mod tests {
             annotations: Default::default(),
         };
         let text = serde_json::to_string(&s).unwrap();
-        let order = ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"];
+        let order = [
+            "ociVersion",
+            "id",
+            "pid",
+            "status",
+            "bundle",
+            "rootfs",
+            "created",
+            "owner",
+        ];
         let at: Vec<usize> = order
             .iter()
             .map(|k| text.find(&format!("\"{k}\":")).unwrap())

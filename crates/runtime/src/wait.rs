@@ -17,7 +17,12 @@ pub struct Forwarder {
 impl Forwarder {
     pub fn new() -> Result<Self> {
         let mut set = SigSet::all();
-        for s in [Signal::SIGSEGV, Signal::SIGBUS, Signal::SIGILL, Signal::SIGFPE] {
+        for s in [
+            Signal::SIGSEGV,
+            Signal::SIGBUS,
+            Signal::SIGILL,
+            Signal::SIGFPE,
+        ] {
             set.remove(s);
         }
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)

@@ -74,9 +74,9 @@ pub fn mkdir_all(root: BorrowedFd<'_>, path: &Path, mode: Mode) -> Result<OwnedF
     if let Ok(fd) = open(root, path, dir_flags, Mode::empty()) {
         return Ok(fd);
     }
-    let mut current = root.try_clone_to_owned().map_err(|e| {
-        Error::path("dup", path, crate::fds::errno_of(&e))
-    })?;
+    let mut current = root
+        .try_clone_to_owned()
+        .map_err(|e| Error::path("dup", path, crate::fds::errno_of(&e)))?;
     let mut prefix = PathBuf::from("/");
     for comp in relative(path).components() {
         prefix.push(comp.as_os_str());
@@ -174,16 +174,22 @@ mod tests {
         host_symlink(outside.path(), root.path().join("escape")).unwrap();
         host_symlink("../../../../", root.path().join("up")).unwrap();
         let fd = open_root(root.path()).unwrap();
-        mkdir_all(fd.as_fd(), Path::new("/escape/a/b"), Mode::from_bits_truncate(0o755))
-            .unwrap();
-        // The absolute symlink resolved to <root>/<outside path>, never to the real outside.
+        let mode = Mode::from_bits_truncate(0o755);
+        // The absolute symlink dangles inside the root: refuse, and never touch the outside.
+        assert!(mkdir_all(fd.as_fd(), Path::new("/escape/a/b"), mode).is_err());
         assert!(!outside.path().join("a").exists());
-        let inside = root
-            .path()
-            .join(outside.path().strip_prefix("/").unwrap())
-            .join("a/b");
-        assert!(inside.is_dir(), "{inside:?}");
-        ensure_file(fd.as_fd(), Path::new("/up/x"), Mode::from_bits_truncate(0o644)).unwrap();
+        // Once its target exists inside the root, the symlink leads there.
+        let inside = root.path().join(outside.path().strip_prefix("/").unwrap());
+        std::fs::create_dir_all(&inside).unwrap();
+        mkdir_all(fd.as_fd(), Path::new("/escape/a/b"), mode).unwrap();
+        assert!(inside.join("a/b").is_dir());
+        assert!(!outside.path().join("a").exists());
+        ensure_file(
+            fd.as_fd(),
+            Path::new("/up/x"),
+            Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
         assert!(root.path().join("x").is_file());
     }
 

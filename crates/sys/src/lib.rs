@@ -23,7 +23,10 @@ pub enum Error {
     #[error("{op}: {errno}")]
     Call { op: &'static str, errno: nix::Error },
     #[error("{path} is not {expected}")]
-    Unexpected { path: PathBuf, expected: &'static str },
+    Unexpected {
+        path: PathBuf,
+        expected: &'static str,
+    },
 }
 
 impl Error {

@@ -94,7 +94,10 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<OwnedFd> {
         MsgFlags::MSG_CMSG_CLOEXEC,
     )
     .map_err(|e| Error::call("recvmsg(SCM_RIGHTS)", e))?;
-    for c in msg.cmsgs().map_err(|e| Error::call("recvmsg(SCM_RIGHTS)", e))? {
+    for c in msg
+        .cmsgs()
+        .map_err(|e| Error::call("recvmsg(SCM_RIGHTS)", e))?
+    {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(&fd) = fds.first() {
                 // SAFETY: the kernel just installed this fd in our table for us to own.
