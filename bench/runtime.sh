@@ -17,8 +17,11 @@ if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${n
 if [ -d /sys/fs/cgroup/memory ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
   mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
 fi
-cargo build --release -p berth-runc >/dev/null
-berth=$PWD/target/release/berth-runc
+# The shipped build: static (no dynamic loader at every start), libseccomp linked in.
+LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu \
+  RUSTFLAGS="-C target-feature=+crt-static" \
+  cargo build --release --target x86_64-unknown-linux-gnu -p berth-runc >/dev/null
+berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth-runc
 out=$PWD/bench/out
 mkdir -p "$out"
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)

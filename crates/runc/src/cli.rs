@@ -1,229 +1,402 @@
 //! Argument parsing and dispatch, one function per runc subcommand.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use berth_runtime::create::{Console, CreateOptions};
 use berth_runtime::Container;
-use clap::{Args, Parser, Subcommand};
 use oci_spec::runtime::{LinuxResources, Process};
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "berth-runc",
-    version,
-    about = "berth's OCI runtime, runc-compatible"
-)]
+use crate::args::{flag, opt, parse, usage, Flag, Matches};
+
+const GLOBAL: &[Flag] = &[
+    opt(
+        "root",
+        None,
+        "root directory for container state (default /run/berth-runc)",
+    ),
+    opt("log", None, "also write errors to this file"),
+    opt("log-format", None, "log format for --log: text or json"),
+    flag("debug", None, "accepted for compatibility"),
+    flag(
+        "systemd-cgroup",
+        None,
+        "manage cgroups with systemd (not supported yet)",
+    ),
+    opt("rootless", None, "accepted for compatibility"),
+    opt("criu", None, "accepted for compatibility"),
+    flag("help", Some('h'), "show help"),
+    flag("version", Some('v'), "print the version"),
+];
+
+const CREATE: &[Flag] = &[
+    opt(
+        "bundle",
+        Some('b'),
+        "path to the bundle directory (default .)",
+    ),
+    opt(
+        "console-socket",
+        None,
+        "unix socket that receives the pty master",
+    ),
+    opt("pid-file", None, "write the container's pid here"),
+    flag(
+        "no-pivot",
+        None,
+        "move the rootfs with MS_MOVE and chroot instead of pivot_root",
+    ),
+    flag("no-new-keyring", None, "accepted for compatibility"),
+    opt(
+        "preserve-fds",
+        None,
+        "pass this many extra fds (from 3) to the container",
+    ),
+];
+
+const RUN: &[Flag] = &[
+    flag("detach", Some('d'), "return once the container has started"),
+    flag("keep", None, "keep the container's state after it exits"),
+];
+
+const EXEC: &[Flag] = &[
+    opt(
+        "console-socket",
+        None,
+        "unix socket that receives the pty master",
+    ),
+    opt("cwd", None, "working directory inside the container"),
+    opt("env", Some('e'), "add an environment variable (repeatable)"),
+    flag("tty", Some('t'), "allocate a pseudo-terminal"),
+    opt("user", Some('u'), "UID[:GID] to run as"),
+    opt(
+        "additional-gids",
+        Some('g'),
+        "an additional group (repeatable)",
+    ),
+    opt("process", Some('p'), "path to a process.json"),
+    flag("detach", Some('d'), "do not wait for the process"),
+    opt("pid-file", None, "write the process's pid here"),
+    opt(
+        "process-label",
+        None,
+        "accepted for compatibility (SELinux)",
+    ),
+    opt("apparmor", None, "accepted for compatibility"),
+    flag("no-new-privs", None, "set no_new_privs"),
+    opt("cap", Some('c'), "add a capability (repeatable)"),
+    opt(
+        "preserve-fds",
+        None,
+        "pass this many extra fds (from 3) to the process",
+    ),
+];
+
+const UPDATE: &[Flag] = &[
+    opt(
+        "resources",
+        Some('r'),
+        "a JSON file of linux.resources, or - for stdin",
+    ),
+    opt("blkio-weight", None, "block IO weight (10-1000)"),
+    opt("cpu-period", None, "CPU CFS period in microseconds"),
+    opt("cpu-quota", None, "CPU CFS quota in microseconds"),
+    opt("cpu-shares", None, "CPU shares"),
+    opt("cpu-rt-period", None, "realtime period in microseconds"),
+    opt("cpu-rt-runtime", None, "realtime runtime in microseconds"),
+    opt("cpuset-cpus", None, "CPUs to use"),
+    opt("cpuset-mems", None, "memory nodes to use"),
+    opt("memory", None, "memory limit (e.g. 64M)"),
+    opt("memory-reservation", None, "memory soft limit"),
+    opt("memory-swap", None, "memory plus swap limit"),
+    opt("pids-limit", None, "maximum number of pids"),
+];
+
+const KILL: &[Flag] = &[flag(
+    "all",
+    Some('a'),
+    "signal every process in the container",
+)];
+const DELETE: &[Flag] = &[flag(
+    "force",
+    Some('f'),
+    "kill the container if it is still running",
+)];
+const PS: &[Flag] = &[opt("format", Some('f'), "table or json")];
+const LIST: &[Flag] = &[
+    flag("quiet", Some('q'), "print only ids"),
+    opt("format", Some('f'), "table or json"),
+];
+const SPEC: &[Flag] = &[
+    opt(
+        "bundle",
+        Some('b'),
+        "where to write config.json (default .)",
+    ),
+    flag("rootless", None, "accepted for compatibility"),
+];
+
+/// One verb: its flags, how many positionals, whether it takes trailing args, and its help.
+struct Verb {
+    name: &'static str,
+    flags: &'static [&'static [Flag]],
+    positionals: usize,
+    required: usize,
+    trailing: bool,
+    synopsis: &'static str,
+    about: &'static str,
+}
+
+const fn verb(
+    name: &'static str,
+    flags: &'static [&'static [Flag]],
+    (positionals, required, trailing): (usize, usize, bool),
+    synopsis: &'static str,
+    about: &'static str,
+) -> Verb {
+    Verb {
+        name,
+        flags,
+        positionals,
+        required,
+        trailing,
+        synopsis,
+        about,
+    }
+}
+
+const ID: (usize, usize, bool) = (1, 1, false);
+
+const VERBS: &[Verb] = &[
+    verb(
+        "create",
+        &[CREATE, GLOBAL],
+        ID,
+        "[options] <id>",
+        "create a container",
+    ),
+    verb("start", &[GLOBAL], ID, "<id>", "start a created container"),
+    verb(
+        "run",
+        &[CREATE, RUN, GLOBAL],
+        ID,
+        "[options] <id>",
+        "create and start a container",
+    ),
+    verb(
+        "state",
+        &[GLOBAL],
+        ID,
+        "<id>",
+        "print a container's state as JSON",
+    ),
+    verb(
+        "kill",
+        &[KILL, GLOBAL],
+        (2, 1, false),
+        "[options] <id> [signal]",
+        "send a signal (default SIGTERM)",
+    ),
+    verb(
+        "delete",
+        &[DELETE, GLOBAL],
+        ID,
+        "[options] <id>",
+        "delete a container",
+    ),
+    verb(
+        "exec",
+        &[EXEC, GLOBAL],
+        (1, 1, true),
+        "[options] <id> <command> [args...]",
+        "run a process in a running container",
+    ),
+    verb(
+        "ps",
+        &[PS, GLOBAL],
+        (1, 1, true),
+        "[options] <id> [ps options]",
+        "list the processes of a container",
+    ),
+    verb(
+        "pause",
+        &[GLOBAL],
+        ID,
+        "<id>",
+        "freeze every process of a container",
+    ),
+    verb("resume", &[GLOBAL], ID, "<id>", "thaw a paused container"),
+    verb(
+        "update",
+        &[UPDATE, GLOBAL],
+        ID,
+        "[options] <id>",
+        "change a container's resource limits",
+    ),
+    verb(
+        "list",
+        &[LIST, GLOBAL],
+        (0, 0, false),
+        "[options]",
+        "list containers",
+    ),
+    verb(
+        "spec",
+        &[SPEC, GLOBAL],
+        (0, 0, false),
+        "[options]",
+        "write a default config.json",
+    ),
+    verb(
+        "features",
+        &[GLOBAL],
+        (0, 0, false),
+        "",
+        "print what this runtime supports, as JSON",
+    ),
+];
+
+/// A parsed command line.
 pub struct Cli {
-    /// Root directory for container state.
-    #[arg(long, global = true, default_value = berth_runtime::state::DEFAULT_ROOT)]
+    pub verb: &'static str,
+    pub m: Matches,
     pub root: PathBuf,
-    /// Also write errors to this file.
-    #[arg(long, global = true)]
     pub log: Option<PathBuf>,
-    /// Log format for --log: text or json.
-    #[arg(long = "log-format", global = true, default_value = "text")]
     pub log_format: String,
-    /// Accepted for compatibility.
-    #[arg(long, global = true)]
-    pub debug: bool,
-    /// Use systemd to manage cgroups (not supported yet).
-    #[arg(long = "systemd-cgroup", global = true)]
-    pub systemd_cgroup: bool,
-    /// Accepted for compatibility (rootless mode comes later).
-    #[arg(long, global = true)]
-    pub rootless: Option<String>,
-    /// Accepted for compatibility.
-    #[arg(long, global = true)]
-    pub criu: Option<String>,
-    #[command(subcommand)]
-    pub cmd: Cmd,
 }
 
-#[derive(Args, Debug)]
-pub struct CreateArgs {
-    #[arg(short, long, default_value = ".")]
-    bundle: PathBuf,
-    #[arg(long = "console-socket")]
-    console_socket: Option<PathBuf>,
-    #[arg(long = "pid-file")]
-    pid_file: Option<PathBuf>,
-    #[arg(long = "no-pivot")]
-    no_pivot: bool,
-    #[arg(long = "no-new-keyring")]
-    no_new_keyring: bool,
-    #[arg(long = "preserve-fds", default_value_t = 0)]
-    preserve_fds: i32,
-    id: String,
+/// What to do: run a verb, or print text and exit 0 (help, version).
+pub enum Parsed {
+    Run(Cli),
+    Print(String),
 }
 
-#[derive(Subcommand, Debug)]
-pub enum Cmd {
-    /// Create a container.
-    Create(CreateArgs),
-    /// Start a created container.
-    Start { id: String },
-    /// Create and start a container.
-    Run {
-        #[command(flatten)]
-        create: CreateArgs,
-        #[arg(short, long)]
-        detach: bool,
-        /// Keep the container's state after it exits.
-        #[arg(long)]
-        keep: bool,
-    },
-    /// Print a container's state as JSON.
-    State { id: String },
-    /// Send a signal to the container's init (default SIGTERM).
-    Kill {
-        #[arg(short, long)]
-        all: bool,
-        id: String,
-        #[arg(default_value = "SIGTERM")]
-        signal: String,
-    },
-    /// Delete a container.
-    Delete {
-        #[arg(short, long)]
-        force: bool,
-        id: String,
-    },
-    /// Run a process in a running container.
-    Exec(Box<ExecArgs>),
-    /// List the processes of a container.
-    Ps {
-        #[arg(short, long, default_value = "table")]
-        format: String,
-        id: String,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        ps_args: Vec<String>,
-    },
-    /// Freeze every process of a container.
-    Pause { id: String },
-    /// Thaw a paused container.
-    Resume { id: String },
-    /// Change a container's resource limits.
-    Update(UpdateArgs),
-    /// List containers.
-    List {
-        #[arg(short, long)]
-        quiet: bool,
-        #[arg(short, long, default_value = "table")]
-        format: String,
-    },
-    /// Write a default config.json.
-    Spec {
-        #[arg(short, long, default_value = ".")]
-        bundle: PathBuf,
-    },
-    /// Print what this runtime supports, as JSON.
-    Features,
+fn top_usage() -> String {
+    let mut s = String::from(
+        "berth-runc - berth's OCI runtime, runc-compatible\n\nUSAGE:\n   berth-runc [global options] command [command options] [arguments...]\n\nCOMMANDS:\n",
+    );
+    for v in VERBS {
+        s.push_str(&format!("   {:<10}{}\n", v.name, v.about));
+    }
+    let globals = usage("", "", "", &[GLOBAL]);
+    if let Some((_, opts)) = globals.split_once("OPTIONS:\n") {
+        s.push_str("\nGLOBAL OPTIONS:\n");
+        s.push_str(opts);
+    }
+    s
 }
 
-#[derive(Args, Debug)]
-pub struct ExecArgs {
-    #[arg(long = "console-socket")]
-    console_socket: Option<PathBuf>,
-    #[arg(long)]
-    cwd: Option<PathBuf>,
-    #[arg(short, long)]
-    env: Vec<String>,
-    #[arg(short, long)]
-    tty: bool,
-    /// UID[:GID]
-    #[arg(short, long)]
-    user: Option<String>,
-    #[arg(short = 'g', long = "additional-gids")]
-    additional_gids: Vec<u32>,
-    #[arg(short, long)]
-    process: Option<PathBuf>,
-    #[arg(short, long)]
-    detach: bool,
-    #[arg(long = "pid-file")]
-    pid_file: Option<PathBuf>,
-    #[arg(long = "process-label")]
-    process_label: Option<String>,
-    #[arg(long)]
-    apparmor: Option<String>,
-    #[arg(long = "no-new-privs")]
-    no_new_privs: bool,
-    #[arg(short, long)]
-    cap: Vec<String>,
-    #[arg(long = "preserve-fds", default_value_t = 0)]
-    preserve_fds: i32,
-    id: String,
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+/// Parses argv (without the program name).
+pub fn parse_cli(argv: &[String]) -> Result<Parsed, String> {
+    let top = parse(argv, &[GLOBAL], 1, true)?;
+    if top.has("version") {
+        return Ok(Parsed::Print(format!(
+            "berth-runc version {}\nspec: {}\n",
+            env!("CARGO_PKG_VERSION"),
+            berth_runtime::state::OCI_VERSION
+        )));
+    }
+    let Some(name) = top.positionals.first() else {
+        return Ok(Parsed::Print(top_usage()));
+    };
+    let verb = VERBS
+        .iter()
+        .find(|v| v.name == name)
+        .ok_or_else(|| format!("no such command {name:?} (try --help)"))?;
+    let m = parse(&top.trailing, verb.flags, verb.positionals, verb.trailing)?;
+    if m.has("help") || top.has("help") {
+        return Ok(Parsed::Print(usage(
+            verb.name,
+            verb.synopsis,
+            verb.about,
+            verb.flags,
+        )));
+    }
+    if m.positionals.len() < verb.required {
+        return Err(format!(
+            "{}: missing container id (usage: berth-runc {} {})",
+            verb.name, verb.name, verb.synopsis
+        ));
+    }
+    if m.positionals.len() > verb.positionals {
+        return Err(format!(
+            "{}: unexpected argument {:?}",
+            verb.name, m.positionals[verb.positionals]
+        ));
+    }
+    let systemd_cgroup = m.has("systemd-cgroup") || top.has("systemd-cgroup");
+    // Global flags may come before or after the verb; the later one wins.
+    let pick = |k: &str| m.get(k).or(top.get(k)).map(String::from);
+    Ok(Parsed::Run(Cli {
+        verb: verb.name,
+        root: pick("root").map_or_else(
+            || PathBuf::from(berth_runtime::state::DEFAULT_ROOT),
+            PathBuf::from,
+        ),
+        log: pick("log").map(PathBuf::from),
+        log_format: pick("log-format").unwrap_or_else(|| "text".into()),
+        m: m.with_systemd_cgroup(systemd_cgroup),
+    }))
 }
 
-#[derive(Args, Debug)]
-pub struct UpdateArgs {
-    /// A JSON file of linux.resources, or - for stdin.
-    #[arg(short, long)]
-    resources: Option<PathBuf>,
-    #[arg(long = "blkio-weight")]
-    blkio_weight: Option<u16>,
-    #[arg(long = "cpu-period")]
-    cpu_period: Option<u64>,
-    #[arg(long = "cpu-quota")]
-    cpu_quota: Option<i64>,
-    #[arg(long = "cpu-shares")]
-    cpu_shares: Option<u64>,
-    #[arg(long = "cpu-rt-period")]
-    cpu_rt_period: Option<u64>,
-    #[arg(long = "cpu-rt-runtime")]
-    cpu_rt_runtime: Option<i64>,
-    #[arg(long = "cpuset-cpus")]
-    cpuset_cpus: Option<String>,
-    #[arg(long = "cpuset-mems")]
-    cpuset_mems: Option<String>,
-    #[arg(long)]
-    memory: Option<String>,
-    #[arg(long = "memory-reservation")]
-    memory_reservation: Option<String>,
-    #[arg(long = "memory-swap")]
-    memory_swap: Option<String>,
-    #[arg(long = "pids-limit")]
-    pids_limit: Option<i64>,
-    id: String,
+impl Cli {
+    /// Whether this command forks a process into a container.
+    pub fn enters_container(&self) -> bool {
+        matches!(self.verb, "create" | "run" | "exec")
+    }
+
+    fn id(&self) -> &str {
+        self.m
+            .positionals
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+}
+
+fn num<T: std::str::FromStr>(m: &Matches, k: &str) -> Result<Option<T>> {
+    m.get(k)
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|_| anyhow::anyhow!("invalid value {v:?} for --{k}"))
+        })
+        .transpose()
 }
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
-    if cli.systemd_cgroup {
+    if cli.m.systemd_cgroup {
         bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet; use cgroupfs");
     }
-    let root = cli.root;
+    let root = cli.root.clone();
+    let m = &cli.m;
+    let id = cli.id().to_string();
     let load = |id: &str| Container::load(&root, id).map_err(anyhow::Error::from);
-    match cli.cmd {
-        Cmd::Create(a) => {
-            let console = a
-                .console_socket
-                .clone()
-                .map_or(Console::None, Console::Socket);
-            berth_runtime::create::create(create_options(&root, a, console))?;
+    match cli.verb {
+        "create" => {
+            let console = m
+                .get("console-socket")
+                .map_or(Console::None, |s| Console::Socket(s.into()));
+            berth_runtime::create::create(create_options(&root, m, id, console)?)?;
             Ok(0)
         }
-        Cmd::Start { id } => {
+        "start" => {
             warn_all(berth_runtime::start::start(&load(&id)?)?);
             Ok(0)
         }
-        Cmd::Run {
-            create,
-            detach,
-            keep,
-        } => run(&root, create, detach, keep),
-        Cmd::State { id } => {
+        "run" => run(&root, m, id),
+        "state" => {
             let state = load(&id)?.oci_state();
             println!("{}", serde_json::to_string_pretty(&state)?);
             Ok(0)
         }
-        Cmd::Kill { all, id, signal } => {
-            let sig = berth_runtime::kill::parse_signal(&signal)?;
-            berth_runtime::kill::kill(&load(&id)?, sig, all)?;
+        "kill" => {
+            let sig = m.positionals.get(1).map_or("SIGTERM", String::as_str);
+            let sig = berth_runtime::kill::parse_signal(sig)?;
+            berth_runtime::kill::kill(&load(&id)?, sig, m.has("all"))?;
             Ok(0)
         }
-        Cmd::Delete { force, id } => {
+        "delete" => {
+            let force = m.has("force");
             let c = match Container::load(&root, &id) {
                 Ok(c) => c,
                 // runc: deleting a missing container with --force succeeds.
@@ -233,39 +406,40 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             warn_all(berth_runtime::delete::delete(&c, force)?);
             Ok(0)
         }
-        Cmd::Exec(a) => exec(&root, *a),
-        Cmd::Ps {
-            format,
-            id,
-            ps_args,
-        } => ps(&load(&id)?, &format, ps_args),
-        Cmd::Pause { id } => {
+        "exec" => exec(&root, m, id),
+        "ps" => ps(
+            &load(&id)?,
+            m.get("format").unwrap_or("table"),
+            m.trailing.clone(),
+        ),
+        "pause" => {
             berth_runtime::pause::pause(&load(&id)?)?;
             Ok(0)
         }
-        Cmd::Resume { id } => {
+        "resume" => {
             berth_runtime::pause::resume(&load(&id)?)?;
             Ok(0)
         }
-        Cmd::Update(a) => {
-            let c = load(&a.id)?;
-            berth_runtime::update::update(&c, &resources(&a)?)?;
+        "update" => {
+            let c = load(&id)?;
+            berth_runtime::update::update(&c, &resources(m)?)?;
             Ok(0)
         }
-        Cmd::List { quiet, format } => list(&root, quiet, &format),
-        Cmd::Spec { bundle } => {
-            let path = bundle.join("config.json");
+        "list" => list(&root, m.has("quiet"), m.get("format").unwrap_or("table")),
+        "spec" => {
+            let path = Path::new(m.get("bundle").unwrap_or(".")).join("config.json");
             if path.exists() {
                 bail!("File {} exists. Remove it first", path.display());
             }
-            let text = serde_json::to_string_pretty(&crate::cli::default_spec())?;
+            let text = serde_json::to_string_pretty(&default_spec())?;
             std::fs::write(&path, text + "\n").with_context(|| path.display().to_string())?;
             Ok(0)
         }
-        Cmd::Features => {
+        "features" => {
             println!("{}", serde_json::to_string_pretty(&features())?);
             Ok(0)
         }
+        other => bail!("no such command {other:?}"),
     }
 }
 
@@ -276,40 +450,40 @@ fn warn_all(warnings: Vec<String>) {
     }
 }
 
-fn create_options(root: &std::path::Path, a: CreateArgs, console: Console) -> CreateOptions {
-    let _ = a.no_new_keyring;
-    CreateOptions {
+fn create_options(root: &Path, m: &Matches, id: String, console: Console) -> Result<CreateOptions> {
+    Ok(CreateOptions {
         root: root.to_path_buf(),
-        id: a.id,
-        bundle: a.bundle,
+        id,
+        bundle: PathBuf::from(m.get("bundle").unwrap_or(".")),
         console,
-        pid_file: a.pid_file,
-        no_pivot: a.no_pivot,
-        preserve_fds: a.preserve_fds,
-    }
+        pid_file: m.get("pid-file").map(PathBuf::from),
+        no_pivot: m.has("no-pivot"),
+        preserve_fds: num(m, "preserve-fds")?.unwrap_or(0),
+    })
 }
 
-fn run(root: &std::path::Path, a: CreateArgs, detach: bool, keep: bool) -> Result<i32> {
-    let terminal = berth_runtime::config::load(&a.bundle)
+fn run(root: &Path, m: &Matches, id: String) -> Result<i32> {
+    let detach = m.has("detach");
+    let bundle = PathBuf::from(m.get("bundle").unwrap_or("."));
+    let terminal = berth_runtime::config::load(&bundle)
         .ok()
         .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
         .unwrap_or(false);
-    let console = match (&a.console_socket, terminal, detach) {
-        (Some(s), _, _) => Console::Socket(s.clone()),
+    let console = match (m.get("console-socket"), terminal, detach) {
+        (Some(s), _, _) => Console::Socket(s.into()),
         (None, true, false) => Console::Internal,
         _ => Console::None,
     };
     if detach {
-        let created = berth_runtime::create::create(create_options(root, a, console))?;
+        let created = berth_runtime::create::create(create_options(root, m, id, console)?)?;
         warn_all(berth_runtime::start::start(&created.container)?);
         return Ok(0);
     }
     // Block signals before any fork or thread: they are forwarded to the container.
     let fwd = berth_runtime::wait::Forwarder::new()?;
-    let created = berth_runtime::create::create_attached(create_options(root, a, console))?;
+    let created = berth_runtime::create::create_attached(create_options(root, m, id, console)?)?;
     let c = created.container;
-    let started = berth_runtime::start::start(&c);
-    let code = match started {
+    let code = match berth_runtime::start::start(&c) {
         Ok(w) => {
             warn_all(w);
             let tty = created
@@ -328,39 +502,41 @@ fn run(root: &std::path::Path, a: CreateArgs, detach: bool, keep: bool) -> Resul
         }
         Err(e) => Err(e),
     };
-    if !keep {
+    if !m.has("keep") {
         warn_all(berth_runtime::delete::delete(&c, true)?);
     }
     Ok(code?)
 }
 
-fn exec(root: &std::path::Path, a: ExecArgs) -> Result<i32> {
-    let c = Container::load(root, &a.id)?;
-    let mut process: Process = match &a.process {
+fn exec(root: &Path, m: &Matches, id: String) -> Result<i32> {
+    let c = Container::load(root, &id)?;
+    let detach = m.has("detach");
+    let tty = m.has("tty");
+    let mut process: Process = match m.get("process") {
         Some(p) => {
-            let data = std::fs::read(p).with_context(|| format!("process {}", p.display()))?;
-            serde_json::from_slice(&data)
-                .with_context(|| format!("process {}: invalid JSON", p.display()))?
+            let data = std::fs::read(p).with_context(|| format!("process {p}"))?;
+            serde_json::from_slice(&data).with_context(|| format!("process {p}: invalid JSON"))?
         }
         None => {
-            if a.command.is_empty() {
+            if m.trailing.is_empty() {
                 bail!("exec: no command given (use ARGS or --process)");
             }
             let mut p = berth_runtime::exec::default_process(&c)?;
-            p.set_args(Some(a.command.clone()));
-            p.set_terminal(Some(a.tty));
+            p.set_args(Some(m.trailing.clone()));
+            p.set_terminal(Some(tty));
             p
         }
     };
-    if let Some(cwd) = &a.cwd {
-        process.set_cwd(cwd.clone());
+    if let Some(cwd) = m.get("cwd") {
+        process.set_cwd(cwd.into());
     }
-    if !a.env.is_empty() {
-        let mut env = process.env().clone().unwrap_or_default();
-        env.extend(a.env.iter().cloned());
-        process.set_env(Some(env));
+    let env = m.all("env");
+    if !env.is_empty() {
+        let mut all = process.env().clone().unwrap_or_default();
+        all.extend(env);
+        process.set_env(Some(all));
     }
-    if let Some(u) = &a.user {
+    if let Some(u) = m.get("user") {
         let (uid, gid) = match u.split_once(':') {
             Some((u, g)) => (u.parse()?, g.parse()?),
             None => (u.parse()?, 0),
@@ -368,27 +544,34 @@ fn exec(root: &std::path::Path, a: ExecArgs) -> Result<i32> {
         process.user_mut().set_uid(uid);
         process.user_mut().set_gid(gid);
     }
-    if !a.additional_gids.is_empty() {
-        process
-            .user_mut()
-            .set_additional_gids(Some(a.additional_gids.clone()));
+    let gids = m.all("additional-gids");
+    if !gids.is_empty() {
+        let gids = gids
+            .iter()
+            .map(|g| {
+                g.parse::<u32>()
+                    .with_context(|| format!("--additional-gids {g}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        process.user_mut().set_additional_gids(Some(gids));
     }
-    if a.no_new_privs {
+    if m.has("no-new-privs") {
         process.set_no_new_privileges(Some(true));
     }
-    if !a.cap.is_empty() {
-        add_caps(&mut process, &a.cap)?;
+    let caps = m.all("cap");
+    if !caps.is_empty() {
+        add_caps(&mut process, &caps)?;
     }
-    if a.tty {
+    if tty {
         process.set_terminal(Some(true));
     }
     let terminal = process.terminal().unwrap_or(false);
-    let console = match (&a.console_socket, terminal, a.detach) {
-        (Some(s), _, _) => Console::Socket(s.clone()),
+    let console = match (m.get("console-socket"), terminal, detach) {
+        (Some(s), _, _) => Console::Socket(s.into()),
         (None, true, false) => Console::Internal,
         _ => Console::None,
     };
-    let fwd = if a.detach {
+    let fwd = if detach {
         None
     } else {
         Some(berth_runtime::wait::Forwarder::new()?)
@@ -398,9 +581,9 @@ fn exec(root: &std::path::Path, a: ExecArgs) -> Result<i32> {
         berth_runtime::exec::ExecOptions {
             process,
             console,
-            pid_file: a.pid_file.clone(),
-            preserve_fds: a.preserve_fds,
-            attached: !a.detach,
+            pid_file: m.get("pid-file").map(PathBuf::from),
+            preserve_fds: num(m, "preserve-fds")?.unwrap_or(0),
+            attached: !detach,
         },
     )?;
     let Some(fwd) = fwd else { return Ok(0) };
@@ -556,15 +739,15 @@ fn parse_size(s: &str) -> Result<i64> {
     Ok((n * mult as f64) as i64)
 }
 
-fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
-    let mut v = match &a.resources {
+fn resources(m: &Matches) -> Result<LinuxResources> {
+    let mut v = match m.get("resources") {
         Some(p) => {
-            let data = if p.as_os_str() == "-" {
+            let data = if p == "-" {
                 let mut s = Vec::new();
                 std::io::Read::read_to_end(&mut std::io::stdin(), &mut s)?;
                 s
             } else {
-                std::fs::read(p).with_context(|| p.display().to_string())?
+                std::fs::read(p).with_context(|| p.to_string())?
             };
             serde_json::from_slice(&data).context("--resources: invalid JSON")?
         }
@@ -577,41 +760,32 @@ fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
         let s = obj.entry(section).or_insert_with(|| serde_json::json!({}));
         s[key] = val;
     };
-    if let Some(m) = &a.memory {
-        set("memory", "limit", parse_size(m)?.into());
+    for (flag, section, key) in [
+        ("memory", "memory", "limit"),
+        ("memory-reservation", "memory", "reservation"),
+        ("memory-swap", "memory", "swap"),
+    ] {
+        if let Some(x) = m.get(flag) {
+            set(section, key, parse_size(x)?.into());
+        }
     }
-    if let Some(m) = &a.memory_reservation {
-        set("memory", "reservation", parse_size(m)?.into());
+    for (flag, section, key) in [
+        ("cpu-shares", "cpu", "shares"),
+        ("cpu-quota", "cpu", "quota"),
+        ("cpu-period", "cpu", "period"),
+        ("cpu-rt-period", "cpu", "realtimePeriod"),
+        ("cpu-rt-runtime", "cpu", "realtimeRuntime"),
+        ("pids-limit", "pids", "limit"),
+        ("blkio-weight", "blockIO", "weight"),
+    ] {
+        if let Some(x) = num::<i64>(m, flag)? {
+            set(section, key, x.into());
+        }
     }
-    if let Some(m) = &a.memory_swap {
-        set("memory", "swap", parse_size(m)?.into());
-    }
-    if let Some(x) = a.cpu_shares {
-        set("cpu", "shares", x.into());
-    }
-    if let Some(x) = a.cpu_quota {
-        set("cpu", "quota", x.into());
-    }
-    if let Some(x) = a.cpu_period {
-        set("cpu", "period", x.into());
-    }
-    if let Some(x) = a.cpu_rt_period {
-        set("cpu", "realtimePeriod", x.into());
-    }
-    if let Some(x) = a.cpu_rt_runtime {
-        set("cpu", "realtimeRuntime", x.into());
-    }
-    if let Some(x) = &a.cpuset_cpus {
-        set("cpu", "cpus", x.clone().into());
-    }
-    if let Some(x) = &a.cpuset_mems {
-        set("cpu", "mems", x.clone().into());
-    }
-    if let Some(x) = a.pids_limit {
-        set("pids", "limit", x.into());
-    }
-    if let Some(x) = a.blkio_weight {
-        set("blockIO", "weight", x.into());
+    for (flag, key) in [("cpuset-cpus", "cpus"), ("cpuset-mems", "mems")] {
+        if let Some(x) = m.get(flag) {
+            set("cpu", key, x.into());
+        }
     }
     serde_json::from_value(v).context("--resources")
 }

@@ -4,17 +4,35 @@
 //! form (and to `--log` as JSON when asked), with exit status 1; `run` and `exec` exit with
 //! the container process's own status.
 
+mod args;
 mod cli;
 mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    let log = output::Log::new(args.log.clone(), args.log_format.clone());
-    match cli::dispatch(args) {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let cli = match cli::parse_cli(&argv) {
+        Ok(cli::Parsed::Run(cli)) => cli,
+        Ok(cli::Parsed::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            output::Log::new(None, String::new()).error(&e);
+            return ExitCode::from(1);
+        }
+    };
+    let log = output::Log::new(cli.log.clone(), cli.log_format.clone());
+    if cli.enters_container() {
+        // CVE-2019-5736: processes in the container must never reach a writable handle to
+        // this binary; run from a read-only view of it before forking into one.
+        if let Err(e) = berth_sys::exe::reexec_protected() {
+            log.error(&format!("protecting our own binary: {e}"));
+            return ExitCode::from(1);
+        }
+    }
+    match cli::dispatch(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             log.error(&format!("{e:#}"));

@@ -3,6 +3,7 @@
 //! Everything here is small, synchronous and allocation-light, because much of it runs in a
 //! freshly forked child between `fork` and `execve`.
 
+pub mod exe;
 pub mod fds;
 pub mod inroot;
 pub mod mount;
