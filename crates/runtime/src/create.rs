@@ -137,7 +137,11 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     }
     let default_linux = oci_spec::runtime::Linux::default();
     let linux = spec.linux().as_ref().unwrap_or(&default_linux);
-    let ns = NsPlan::for_container(linux)?;
+    let mut ns = NsPlan::for_container(linux)?;
+    // A cgroup namespace takes the caller's cgroup as its root: the container process
+    // unshares it itself, once it is in its cgroup.
+    let new_cgroup_ns = ns.new.contains(nix::sched::CloneFlags::CLONE_NEWCGROUP);
+    ns.new.remove(nix::sched::CloneFlags::CLONE_NEWCGROUP);
     let new_mount_ns = ns.new.contains(nix::sched::CloneFlags::CLONE_NEWNS);
     if !has_new_ns(spec, LinuxNamespaceType::Mount) {
         return Err(Error::Invalid(
@@ -232,6 +236,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         fifo,
         cwd: process.cwd().clone(),
         new_mount_ns,
+        new_cgroup_ns,
     };
     let (console_child, console_parent) = console_ends(&opts.console)?;
     let (parent_chan, child_chan) = sync::pair()?;
@@ -326,10 +331,8 @@ fn drive_child(
     record: &mut Record,
     undo: &mut Undo,
 ) -> Result<i32> {
-    undo.cgroup
-        .as_deref()
-        .expect("created before the fork")
-        .add_task(stage1.as_raw())?;
+    // The container process joins its cgroup as soon as we know its pid, while it mounts:
+    // the first cgroup migration waits out an RCU grace period, time better spent in parallel.
     chan.send(&Msg::Ack)?;
     let mut init_pid = 0;
     loop {
@@ -345,6 +348,10 @@ fn drive_child(
             Some(Msg::Pid { pid }) => {
                 init_pid = pid;
                 undo.pids.push(pid);
+                undo.cgroup
+                    .as_deref()
+                    .expect("created before the fork")
+                    .add_task(pid)?;
                 let _ = waitpid(stage1, None);
                 undo.pids.retain(|p| *p != stage1.as_raw());
                 if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {

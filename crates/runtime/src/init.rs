@@ -39,6 +39,8 @@ pub(crate) struct Setup {
     pub cwd: PathBuf,
     /// False when joining an existing mount namespace: its filesystem is already set up.
     pub new_mount_ns: bool,
+    /// Unshare the cgroup namespace once the parent has put us in our cgroup.
+    pub new_cgroup_ns: bool,
 }
 
 #[derive(Debug)]
@@ -54,7 +56,8 @@ pub(crate) fn stage1(args: Args, chan: Channel) -> ! {
     // A non-dumpable process can't be ptraced or have its /proc/PID/exe and fds opened by
     // processes in the container (CVE-2019-5736); execve resets it for the user's program.
     let _ = nix::sys::prctl::set_dumpable(false);
-    let r = chan.wait_ack().and_then(|()| args.ns.enter(&chan)); // Ack: we are in the cgroup
+    // Ack: the parent is ready (for exec, we are in the cgroup).
+    let r = chan.wait_ack().and_then(|()| args.ns.enter(&chan));
     if let Err(e) = r {
         finish(&chan, Err(e))
     }
@@ -160,6 +163,11 @@ fn prepare_container(setup: &Setup, chan: &Channel) -> Result<Vec<u8>> {
         Some(Msg::Abort) | None => return Err(Error::Init("parent gave up".into())),
         Some(other) => return Err(Error::Init(format!("unexpected {other:?}"))),
     };
+    // The State message also means we are in our cgroup now.
+    if setup.new_cgroup_ns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| berth_sys::Error::call("unshare(CLONE_NEWCGROUP)", e))?;
+    }
     crate::hooks::run(
         "createContainer",
         &setup.create_container_hooks,

@@ -71,31 +71,34 @@ fn split(path: &Path) -> Result<(PathBuf, &OsStr)> {
 /// Creates `path` and any missing parents inside `root`, returning an `O_PATH` fd of it.
 pub fn mkdir_all(root: BorrowedFd<'_>, path: &Path, mode: Mode) -> Result<OwnedFd> {
     let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY;
-    if let Ok(fd) = open(root, path, dir_flags, Mode::empty()) {
-        return Ok(fd);
-    }
-    let mut current = root
-        .try_clone_to_owned()
-        .map_err(|e| Error::path("dup", path, crate::fds::errno_of(&e)))?;
-    let mut prefix = PathBuf::from("/");
-    for comp in relative(path).components() {
-        prefix.push(comp.as_os_str());
-        // Each prefix is resolved afresh from the root, so a symlink component is followed
-        // inside the root, never relative to the previous fd.
-        match open(root, &prefix, dir_flags, Mode::empty()) {
-            Ok(fd) => current = fd,
-            Err(e) if e.errno() == Some(nix::Error::ENOENT) => {
-                let Component::Normal(name) = comp else {
-                    return Err(e);
-                };
-                match mkdirat(current.as_fd(), name, mode) {
-                    Ok(()) | Err(nix::Error::EEXIST) => {}
-                    Err(errno) => return Err(Error::path("mkdirat", &prefix, errno)),
-                }
-                current = open(root, &prefix, dir_flags, Mode::empty())?;
-            }
+    let rel = relative(path);
+    // Find the deepest ancestor that exists (usually the parent: one or two lookups), then
+    // create downwards. Each prefix is resolved afresh from the root, so a symlink component
+    // is followed inside the root, never relative to the previous fd.
+    let comps: Vec<Component<'_>> = rel.components().collect();
+    let prefix = |n: usize| -> PathBuf {
+        let mut p = PathBuf::from("/");
+        p.extend(comps[..n].iter().map(|c| c.as_os_str()));
+        p
+    };
+    let mut have = comps.len();
+    let mut current = loop {
+        match open(root, &prefix(have), dir_flags, Mode::empty()) {
+            Ok(fd) => break fd,
+            Err(e) if e.errno() == Some(nix::Error::ENOENT) && have > 0 => have -= 1,
             Err(e) => return Err(e),
         }
+    };
+    for n in have + 1..=comps.len() {
+        let Component::Normal(name) = comps[n - 1] else {
+            // `..` or `.` below a missing directory: nothing sensible to create.
+            return Err(Error::path("mkdir", prefix(n), nix::Error::ENOENT));
+        };
+        match mkdirat(current.as_fd(), name, mode) {
+            Ok(()) | Err(nix::Error::EEXIST) => {}
+            Err(errno) => return Err(Error::path("mkdirat", prefix(n), errno)),
+        }
+        current = open(root, &prefix(n), dir_flags, Mode::empty())?;
     }
     Ok(current)
 }
