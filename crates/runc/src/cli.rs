@@ -464,15 +464,12 @@ fn create_options(root: &Path, m: &Matches, id: String, console: Console) -> Res
 
 fn run(root: &Path, m: &Matches, id: String) -> Result<i32> {
     let detach = m.has("detach");
-    let bundle = PathBuf::from(m.get("bundle").unwrap_or("."));
-    let terminal = berth_runtime::config::load(&bundle)
-        .ok()
-        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false);
-    let console = match (m.get("console-socket"), terminal, detach) {
-        (Some(s), _, _) => Console::Socket(s.into()),
-        (None, true, false) => Console::Internal,
-        _ => Console::None,
+    // Without a console socket, a foreground run bridges the terminal itself (if the
+    // process asks for one).
+    let console = match (m.get("console-socket"), detach) {
+        (Some(s), _) => Console::Socket(s.into()),
+        (None, false) => Console::Internal,
+        (None, true) => Console::None,
     };
     if detach {
         let created = berth_runtime::create::create(create_options(root, m, id, console)?)?;

@@ -122,7 +122,12 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     let spec = &bundle.spec;
     let process = spec.process().as_ref().expect("validated");
     let terminal = process.terminal().unwrap_or(false);
-    match (&opts.console, terminal) {
+    // A foreground run offers a console; it is used only when the process wants a terminal.
+    let console = match (opts.console, terminal) {
+        (Console::Internal, false) => Console::None,
+        (c, _) => c,
+    };
+    match (&console, terminal) {
         (Console::None, true) => {
             return Err(Error::Invalid(
                 "cannot allocate tty if runc will detach without setting console socket".into(),
@@ -238,7 +243,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         new_mount_ns,
         new_cgroup_ns,
     };
-    let (console_child, console_parent) = console_ends(&opts.console)?;
+    let (console_child, console_parent) = console_ends(&console)?;
     let (parent_chan, child_chan) = sync::pair()?;
     if attached {
         nix::sys::prctl::set_child_subreaper(true)
@@ -264,7 +269,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     drop(child_chan);
     undo.pids.push(stage1.as_raw());
 
-    let created = chrono_now();
+    let created = crate::time::now_rfc3339();
     let mut record = Record {
         id: opts.id.clone(),
         bundle: bundle.path.clone(),
@@ -285,11 +290,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     record.init_start = berth_sys::proc::start_time(init_pid)
         .map(|(s, _)| s)
         .ok_or_else(|| Error::Init("container process exited during create".into()))?;
-    let container = Container {
-        root: opts.root.clone(),
-        dir,
-        record,
-    };
+    let container = Container::new(opts.root.clone(), dir, record);
     container.save()?;
     if let Some(p) = &opts.pid_file {
         write_pid_file(p, init_pid)?;
@@ -298,12 +299,11 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         Some(sock) => Some(berth_sys::pty::recv_fd(sock.as_fd())?),
         None => None,
     };
+    // Nothing can fail any more: keep the cgroup for the caller's next verbs.
+    let cgroup = undo.cgroup.take().expect("created above");
     undo.disarm();
+    let container = container.with_cache(bundle.spec.clone(), cgroup);
     Ok(Created { container, console })
-}
-
-fn chrono_now() -> String {
-    crate::time::now_rfc3339()
 }
 
 /// Our end and the child's end of the console socket.

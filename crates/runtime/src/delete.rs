@@ -12,8 +12,8 @@ pub fn delete(c: &Container, force: bool) -> Result<Vec<String>> {
     match status {
         Status::Stopped => {}
         // A created container never ran user code: deleting it is always allowed.
-        Status::Created => kill_and_wait(c, &*cgroup)?,
-        _ if force => kill_and_wait(c, &*cgroup)?,
+        Status::Created => kill_and_wait(c, cgroup)?,
+        _ if force => kill_and_wait(c, cgroup)?,
         s => {
             return Err(Error::WrongState {
                 id: c.id().into(),
@@ -24,7 +24,7 @@ pub fn delete(c: &Container, force: bool) -> Result<Vec<String>> {
     }
     // Orphans of a stopped init (a container without its own pid namespace) go too.
     if !cgroup.pids().unwrap_or_default().is_empty() {
-        kill_and_wait(c, &*cgroup)?;
+        kill_and_wait(c, cgroup)?;
     }
     cgroup.destroy()?;
     let mut warnings = Vec::new();

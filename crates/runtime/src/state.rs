@@ -76,11 +76,14 @@ pub struct OciState {
 pub const OCI_VERSION: &str = "1.2.0";
 
 /// A container that exists in a state root.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Container {
     pub root: PathBuf,
     pub dir: PathBuf,
     pub record: Record,
+    /// The config and cgroup, loaded once per process on first use.
+    spec: std::cell::OnceCell<Spec>,
+    cgroup: std::cell::OnceCell<Box<dyn berth_cgroups::Cgroup>>,
 }
 
 /// Now, as an RFC 3339 UTC timestamp with nanoseconds.
@@ -105,6 +108,23 @@ pub fn check_id(id: &str) -> Result<()> {
 }
 
 impl Container {
+    pub(crate) fn new(root: PathBuf, dir: PathBuf, record: Record) -> Self {
+        Container {
+            root,
+            dir,
+            record,
+            spec: std::cell::OnceCell::new(),
+            cgroup: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Remembers what create already has in hand.
+    pub(crate) fn with_cache(self, spec: Spec, cgroup: Box<dyn berth_cgroups::Cgroup>) -> Self {
+        let _ = self.spec.set(spec);
+        let _ = self.cgroup.set(cgroup);
+        self
+    }
+
     /// Loads container `id` from `root`.
     pub fn load(root: &Path, id: &str) -> Result<Self> {
         check_id(id)?;
@@ -119,11 +139,7 @@ impl Container {
         };
         let record: Record = serde_json::from_slice(&data)
             .map_err(|e| Error::config(&file, format!("corrupt state: {e}")))?;
-        Ok(Container {
-            root: root.to_path_buf(),
-            dir,
-            record,
-        })
+        Ok(Container::new(root.to_path_buf(), dir, record))
     }
 
     /// Every container under `root`, sorted by id; unreadable entries are skipped.
@@ -167,8 +183,13 @@ impl Container {
     }
 
     /// The container's cgroup.
-    pub fn cgroup(&self) -> Result<Box<dyn berth_cgroups::Cgroup>> {
-        Ok(berth_cgroups::open(&self.record.cgroup_path)?)
+    pub fn cgroup(&self) -> Result<&dyn berth_cgroups::Cgroup> {
+        if self.cgroup.get().is_none() {
+            let _ = self
+                .cgroup
+                .set(berth_cgroups::open(&self.record.cgroup_path)?);
+        }
+        Ok(self.cgroup.get().expect("set above").as_ref())
     }
 
     /// The current status, derived from the kernel's view.
@@ -211,10 +232,14 @@ impl Container {
     }
 
     /// The config the container was created from.
-    pub fn spec(&self) -> Result<Spec> {
-        let file = self.dir.join(CONFIG_FILE);
-        let data = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
-        crate::config::parse(&data).map_err(|m| Error::config(&file, m))
+    pub fn spec(&self) -> Result<&Spec> {
+        if self.spec.get().is_none() {
+            let file = self.dir.join(CONFIG_FILE);
+            let data = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+            let spec = crate::config::parse(&data).map_err(|m| Error::config(&file, m))?;
+            let _ = self.spec.set(spec);
+        }
+        Ok(self.spec.get().expect("set above"))
     }
 
     /// Fails with a state error unless the status is one of `allowed`.
