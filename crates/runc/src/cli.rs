@@ -376,7 +376,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let console = m
                 .get("console-socket")
                 .map_or(Console::None, |s| Console::Socket(s.into()));
-            berth_runtime::create::create(create_options(&root, m, id, console)?)?;
+            let created = berth_runtime::create::create(create_options(&root, m, id, console)?)?;
+            warn_all(created.warnings);
             Ok(0)
         }
         "start" => {
@@ -473,12 +474,14 @@ fn run(root: &Path, m: &Matches, id: String) -> Result<i32> {
     };
     if detach {
         let created = berth_runtime::create::create(create_options(root, m, id, console)?)?;
+        warn_all(created.warnings);
         warn_all(berth_runtime::start::start(&created.container)?);
         return Ok(0);
     }
     // Block signals before any fork or thread: they are forwarded to the container.
     let fwd = berth_runtime::wait::Forwarder::new()?;
     let created = berth_runtime::create::create_attached(create_options(root, m, id, console)?)?;
+    warn_all(created.warnings);
     let c = created.container;
     let code = match berth_runtime::start::start(&c) {
         Ok(w) => {
@@ -583,6 +586,7 @@ fn exec(root: &Path, m: &Matches, id: String) -> Result<i32> {
             attached: !detach,
         },
     )?;
+    warn_all(execed.warnings);
     let Some(fwd) = fwd else { return Ok(0) };
     let tty = execed.console.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
     let bridge = execed

@@ -54,3 +54,72 @@ fn only_stdio_reaches_the_container() {
     let fds: Vec<&str> = o.stdout.split_whitespace().collect();
     assert!(fds.len() <= 4 && fds[..3] == ["0", "1", "2"], "{o:?}");
 }
+
+/// `--preserve-fds N` hands fds 3..3+N to the container, and nothing above them.
+#[test]
+fn preserve_fds_passes_exactly_the_extra_fds() {
+    use std::os::unix::process::CommandExt;
+    if skip_if_not_root() {
+        return;
+    }
+    let mut c = Ctr::new("preserve-fds");
+    c.sh("cat <&3; ls /proc/self/fd | sort -n | tr '\\n' ' '");
+    c.write_config();
+    let msg = c.work.path().join("msg");
+    std::fs::write(&msg, "through fd 3\n").unwrap();
+    let file = std::fs::File::open(&msg).unwrap();
+    let src = file.as_raw_fd();
+    let b = c.bundle_path().to_str().unwrap().to_string();
+    let mut cmd = c.cmd(&["run", "--preserve-fds", "1", "--bundle", &b, &c.id]);
+    // SAFETY: between fork and exec we only call dup2/fcntl, which are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 onto itself keeps close-on-exec: clear it instead.
+            let r = if src == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(src, 3)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = common::run_cmd(&mut cmd, common::CMD_TIMEOUT).ok("run --preserve-fds 1");
+    assert!(o.stdout.starts_with("through fd 3\n"), "{o:?}");
+    let fds: Vec<&str> = o
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    // 0-2, the preserved 3, and the one ls reads /proc/self/fd through.
+    assert!(fds.len() <= 5 && fds[..4] == ["0", "1", "2", "3"], "{o:?}");
+    drop(file);
+}
+
+/// An AppArmor profile on a host without AppArmor is ignored with a warning, not an error.
+#[test]
+fn lsm_label_without_the_lsm_is_a_warning() {
+    if skip_if_not_root() {
+        return;
+    }
+    if std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists() {
+        println!("skipping: this host has AppArmor, so the profile would be applied");
+        return;
+    }
+    if kind() != Kind::Berth {
+        println!("skipping for this runtime: runc fails on a missing AppArmor instead");
+        return;
+    }
+    let mut c = Ctr::new("apparmor");
+    c.args(&["true"]);
+    c.edit(|v| v["process"]["apparmorProfile"] = serde_json::json!("berth-test-profile"));
+    let o = c.run().ok("run with an apparmor profile");
+    assert!(
+        o.stderr.contains("apparmorProfile") && o.stderr.contains("berth-test-profile"),
+        "{o:?}"
+    );
+}

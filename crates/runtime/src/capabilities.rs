@@ -49,17 +49,8 @@ impl CapSets {
             if self.bounding.contains(&cap) {
                 continue;
             }
-            // SAFETY: PR_CAPBSET_DROP takes a capability number and touches no memory.
-            let r = unsafe {
-                libc::prctl(libc::PR_CAPBSET_DROP, cap.index() as libc::c_ulong, 0, 0, 0)
-            };
-            // EINVAL: a capability newer than the running kernel, which nobody holds.
-            if r != 0 && nix::Error::last() != nix::Error::EINVAL {
-                return Err(Error::Init(format!(
-                    "drop {cap} from bounding set: {}",
-                    nix::Error::last()
-                )));
-            }
+            berth_sys::process::drop_bounding(cap.index())
+                .map_err(|e| Error::Init(format!("drop {cap} from bounding set: {e}")))?;
         }
         Ok(())
     }

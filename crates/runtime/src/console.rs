@@ -13,14 +13,7 @@ use crate::Result;
 pub(crate) fn setup(socket: &OwnedFd, size: Option<(u16, u16)>) -> Result<()> {
     let pty = berth_sys::pty::open()?;
     if let Some((rows, cols)) = size {
-        let ws = libc::winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCSWINSZ reads one winsize from our stack.
-        unsafe { libc::ioctl(pty.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        berth_sys::pty::set_winsize(pty.master.as_fd(), rows, cols)?;
     }
     berth_sys::pty::make_controlling(pty.slave.as_fd())?;
     berth_sys::pty::send_fd(socket.as_fd(), pty.master.as_fd(), &pty.name)?;

@@ -46,6 +46,8 @@ pub struct CreateOptions {
 pub struct Created {
     pub container: Container,
     pub console: Option<OwnedFd>,
+    /// Settings this host could not honour (e.g. an AppArmor profile without AppArmor).
+    pub warnings: Vec<String>,
 }
 
 /// Undoes a half-done create unless disarmed: kills the children, removes the cgroup and
@@ -155,6 +157,12 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     }
     let seccomp = linux.seccomp().as_ref();
     let prepared = Prepared::new(process, seccomp, opts.preserve_fds)?;
+    let mut warnings = prepared.warnings.clone();
+    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
+        && !berth_sys::lsm::selinux_enabled()
+    {
+        warnings.push("linux.mountLabel ignored: SELinux is not enabled on this host".into());
+    }
 
     std::fs::create_dir_all(&opts.root).map_err(|e| Error::io(&opts.root, e))?;
     let dir = opts.root.join(&opts.id);
@@ -303,7 +311,11 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     let cgroup = undo.cgroup.take().expect("created above");
     undo.disarm();
     let container = container.with_cache(bundle.spec.clone(), cgroup);
-    Ok(Created { container, console })
+    Ok(Created {
+        container,
+        console,
+        warnings,
+    })
 }
 
 /// Our end and the child's end of the console socket.

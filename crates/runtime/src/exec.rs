@@ -29,6 +29,7 @@ pub struct ExecOptions {
 pub struct Execed {
     pub pid: i32,
     pub console: Option<OwnedFd>,
+    pub warnings: Vec<String>,
 }
 
 /// The process `exec ARGS` runs: the container's own process section with the given
@@ -46,6 +47,7 @@ pub fn exec(c: &Container, opts: ExecOptions) -> Result<Execed> {
     let spec = c.spec()?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let prepared = Prepared::new(&opts.process, seccomp, opts.preserve_fds)?;
+    let warnings = prepared.warnings.clone();
     let terminal = prepared.terminal;
     if terminal && matches!(opts.console, Console::None) {
         return Err(Error::Invalid(
@@ -128,5 +130,9 @@ pub fn exec(c: &Container, opts: ExecOptions) -> Result<Execed> {
         Some(sock) => Some(berth_sys::pty::recv_fd(sock.as_fd())?),
         None => None,
     };
-    Ok(Execed { pid, console })
+    Ok(Execed {
+        pid,
+        console,
+        warnings,
+    })
 }

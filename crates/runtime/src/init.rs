@@ -177,14 +177,8 @@ fn prepare_container(setup: &Setup, chan: &Channel) -> Result<Vec<u8>> {
         nix::unistd::sethostname(h).map_err(|e| Error::Init(format!("sethostname {h:?}: {e}")))?;
     }
     if let Some(d) = &setup.domainname {
-        let c = std::ffi::CString::new(d.as_str()).map_err(|_| Error::Invalid(d.clone()))?;
-        // SAFETY: setdomainname reads len bytes from a valid C string.
-        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
-            return Err(Error::Init(format!(
-                "setdomainname {d:?}: {}",
-                nix::Error::last()
-            )));
-        }
+        berth_sys::process::setdomainname(d)
+            .map_err(|e| Error::Init(format!("setdomainname {d:?}: {e}")))?;
     }
     let root = berth_sys::inroot::open_root(&setup.rootfs)?;
     for (key, value) in &setup.sysctl {

@@ -41,6 +41,10 @@ pub(crate) struct Prepared {
     pub preserve_fds: i32,
     pub terminal: bool,
     pub console_size: Option<(u16, u16)>,
+    pub apparmor: Option<String>,
+    pub selinux: Option<String>,
+    /// Things asked for that this host can't do, reported by the parent.
+    pub warnings: Vec<String>,
 }
 
 fn cstring(s: &str, what: &str) -> Result<CString> {
@@ -106,6 +110,30 @@ impl Prepared {
             });
         }
         let seccomp = seccomp.map(berth_seccomp::compile).transpose()?;
+        let mut warnings: Vec<String> = seccomp
+            .as_ref()
+            .map(|f| f.warnings().to_vec())
+            .unwrap_or_default();
+        let apparmor = p.apparmor_profile().clone().filter(|s| !s.is_empty());
+        let apparmor = match apparmor {
+            Some(a) if !berth_sys::lsm::apparmor_enabled() => {
+                warnings.push(format!(
+                    "process.apparmorProfile {a:?} ignored: AppArmor is not enabled on this host"
+                ));
+                None
+            }
+            a => a,
+        };
+        let selinux = p.selinux_label().clone().filter(|s| !s.is_empty());
+        let selinux = match selinux {
+            Some(l) if !berth_sys::lsm::selinux_enabled() => {
+                warnings.push(format!(
+                    "process.selinuxLabel {l:?} ignored: SELinux is not enabled on this host"
+                ));
+                None
+            }
+            l => l,
+        };
         let user = p.user();
         Ok(Prepared {
             args,
@@ -125,25 +153,23 @@ impl Prepared {
             console_size: p
                 .console_size()
                 .map(|b| (b.height() as u16, b.width() as u16)),
+            apparmor,
+            selinux,
+            warnings,
         })
     }
 
     pub(crate) fn set_rlimits(&self) -> Result<()> {
         for r in &self.rlimits {
-            let lim = libc::rlimit {
-                rlim_cur: r.soft,
-                rlim_max: r.hard,
-            };
-            // SAFETY: setrlimit reads one rlimit struct that lives on our stack.
-            if unsafe { libc::setrlimit(r.resource, &lim) } != 0 {
-                return Err(Error::Init(format!(
+            berth_sys::process::setrlimit(r.resource, r.soft, r.hard).map_err(|e| {
+                Error::Init(format!(
                     "setrlimit {} soft {} hard {}: {}",
                     r.name,
                     r.soft,
                     r.hard,
-                    nix::Error::last()
-                )));
-            }
+                    e.errno().unwrap_or(nix::Error::EINVAL)
+                ))
+            })?;
         }
         Ok(())
     }
@@ -253,6 +279,14 @@ impl Prepared {
             if let Some(f) = &self.seccomp {
                 f.load()?;
             }
+        }
+        if let Some(p) = &self.apparmor {
+            berth_sys::lsm::apparmor_exec(p)
+                .map_err(|e| Error::Init(format!("apparmor profile {p:?}: {e}")))?;
+        }
+        if let Some(l) = &self.selinux {
+            berth_sys::lsm::selinux_exec(l)
+                .map_err(|e| Error::Init(format!("selinux label {l:?}: {e}")))?;
         }
         berth_sys::fds::cloexec_from(3 + self.preserve_fds)?;
         // execve keeps the signal mask: a foreground `run` blocks everything to forward it.

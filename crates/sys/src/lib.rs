@@ -6,8 +6,10 @@
 pub mod exe;
 pub mod fds;
 pub mod inroot;
+pub mod lsm;
 pub mod mount;
 pub mod proc;
+pub mod process;
 pub mod pty;
 
 use std::path::PathBuf;

@@ -37,6 +37,21 @@ pub fn open() -> Result<Pty> {
     })
 }
 
+/// Sets the window size of a terminal.
+pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from our stack.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(Error::call("ioctl(TIOCSWINSZ)", nix::Error::last()));
+    }
+    Ok(())
+}
+
 /// Makes `slave` the controlling terminal and the stdio of the calling process.
 pub fn make_controlling(slave: BorrowedFd<'_>) -> Result<()> {
     // SAFETY: TIOCSCTTY takes an integer argument and only changes this session's terminal.
