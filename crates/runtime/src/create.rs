@@ -183,6 +183,30 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         serde_json::to_vec(spec).unwrap_or_default(),
     )
     .map_err(|e| Error::io(dir.join(state::CONFIG_FILE), e))?;
+    // Saved before anything else exists, so that if we are killed from here on, `state`
+    // reports the container and `delete` finds its cgroup and processes.
+    let cgroup_path = cgroup_path(spec, &opts.id);
+    let record = Record {
+        id: opts.id.clone(),
+        bundle: bundle.path.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::time::now_rfc3339(),
+        init_pid: 0,
+        init_start: 0,
+        cgroup_path: cgroup_path.clone(),
+        creator_pid: nix::unistd::getpid().as_raw(),
+        creator_start: berth_sys::proc::start_time(nix::unistd::getpid().as_raw())
+            .map_or(0, |(s, _)| s),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+    };
+    let container = Container::new(opts.root.clone(), dir.clone(), record);
+    container.save()?;
+    let mut record = container.record;
     let fifo_path = dir.join(state::EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .map_err(|e| berth_sys::Error::path("mkfifo", &fifo_path, e))?;
@@ -193,8 +217,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     )
     .map_err(|e| berth_sys::Error::path("open", &fifo_path, e))?;
 
-    let cgroup_path = cgroup_path(spec, &opts.id);
-    let cgroup = berth_cgroups::open(&cgroup_path)?;
+    let cgroup = berth_cgroups::open(&record.cgroup_path)?;
     cgroup.create()?;
     let devices = crate::devices::devices(linux.devices().as_deref().unwrap_or_default());
     let mut resources = linux
@@ -277,22 +300,6 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
     drop(child_chan);
     undo.pids.push(stage1.as_raw());
 
-    let created = crate::time::now_rfc3339();
-    let mut record = Record {
-        id: opts.id.clone(),
-        bundle: bundle.path.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created,
-        init_pid: 0,
-        init_start: 0,
-        cgroup_path,
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-    };
     let init_pid = drive_child(&parent_chan, stage1, spec, linux, &mut record, &mut undo)?;
     record.init_pid = init_pid;
     record.init_start = berth_sys::proc::start_time(init_pid)
@@ -347,6 +354,7 @@ fn drive_child(
     // the first cgroup migration waits out an RCU grace period, time better spent in parallel.
     chan.send(&Msg::Ack)?;
     let mut init_pid = 0;
+    let mut mounted = false;
     loop {
         match chan.recv()? {
             Some(Msg::MapIds { pid }) => {
@@ -370,26 +378,16 @@ fn drive_child(
                     let path = format!("/proc/{pid}/oom_score_adj");
                     std::fs::write(&path, adj.to_string()).map_err(|e| Error::io(path, e))?;
                 }
+                if mounted {
+                    mounted_ready(chan, spec, record, init_pid)?;
+                }
             }
-            Some(Msg::Mounted) => {
-                record.init_pid = init_pid;
-                let state = hook_state(record, Status::Creating);
-                let hooks = spec.hooks().clone().unwrap_or_default();
-                crate::hooks::run(
-                    "prestart",
-                    hooks.prestart().as_deref().unwrap_or_default(),
-                    &state,
-                )?;
-                crate::hooks::run(
-                    "createRuntime",
-                    hooks.create_runtime().as_deref().unwrap_or_default(),
-                    &state,
-                )?;
-                let json =
-                    String::from_utf8(hook_state(record, Status::Created)).unwrap_or_default();
-                chan.send(&Msg::State { json })?;
-            }
-            Some(Msg::Created) => return Ok(init_pid),
+            // Stage 1 (Pid) and stage 2 (Mounted) write to the socket independently, so
+            // Mounted may overtake Pid; it is answered only once the pid is known and the
+            // process is in its cgroup.
+            Some(Msg::Mounted) if init_pid == 0 => mounted = true,
+            Some(Msg::Mounted) => mounted_ready(chan, spec, record, init_pid)?,
+            Some(Msg::Created) if init_pid > 0 => return Ok(init_pid),
             Some(Msg::Error { msg }) => return Err(Error::Init(msg)),
             Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
             None => {
@@ -399,6 +397,25 @@ fn drive_child(
             }
         }
     }
+}
+
+/// The container's mounts are done: run the runtime-side hooks, then let it go on.
+fn mounted_ready(chan: &Channel, spec: &Spec, record: &mut Record, init_pid: i32) -> Result<()> {
+    record.init_pid = init_pid;
+    let state = hook_state(record, Status::Creating);
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    crate::hooks::run(
+        "prestart",
+        hooks.prestart().as_deref().unwrap_or_default(),
+        &state,
+    )?;
+    crate::hooks::run(
+        "createRuntime",
+        hooks.create_runtime().as_deref().unwrap_or_default(),
+        &state,
+    )?;
+    let json = String::from_utf8(hook_state(record, Status::Created)).unwrap_or_default();
+    chan.send(&Msg::State { json })
 }
 
 /// The state document given to hooks.

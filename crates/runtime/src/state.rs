@@ -52,6 +52,11 @@ pub struct Record {
     pub init_pid: i32,
     pub init_start: u64,
     pub cgroup_path: String,
+    /// The `create` process while it runs (pid and start time), for the `creating` status.
+    #[serde(default)]
+    pub creator_pid: i32,
+    #[serde(default)]
+    pub creator_start: u64,
     #[serde(default)]
     pub annotations: std::collections::BTreeMap<String, String>,
 }
@@ -194,6 +199,16 @@ impl Container {
 
     /// The current status, derived from the kernel's view.
     pub fn status(&self) -> Status {
+        if self.record.init_pid == 0 {
+            // Create has not finished: still at work, or killed half-way.
+            let creating = self.record.creator_pid > 0
+                && berth_sys::proc::alive(self.record.creator_pid, self.record.creator_start);
+            return if creating {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
         if !self.init_alive() {
             return Status::Stopped;
         }

@@ -78,8 +78,15 @@ pub fn reexec_protected() -> Result<()> {
                     .is_ok_and(|v| v.st_dev == st.st_dev && v.st_ino == st.st_ino)
         })
     };
-    if !usable(&view) && make_view(&exe, &view).is_err() {
-        return reexec_sealed();
+    if !usable(&view) {
+        // One creator at a time: a second bind stacked on the first would make the source
+        // file itself a mount point (the first bind's root), and unlinkable no more.
+        let lock = lock_views();
+        let made = usable(&view) || make_view(&exe, &view).is_ok();
+        drop(lock);
+        if !made {
+            return reexec_sealed();
+        }
     }
     let (args, env) = args_env();
     let path = CString::new(view.as_os_str().as_encoded_bytes())
@@ -88,11 +95,43 @@ pub fn reexec_protected() -> Result<()> {
     Err(Error::path("execve", view, e))
 }
 
-/// Bind-mounts the binary behind `exe` read-only at `view`.
+/// An exclusive lock on the view directory (released when the fd closes).
+fn lock_views() -> Option<OwnedFd> {
+    std::fs::create_dir_all(VIEW_DIR).ok()?;
+    let fd = nix::fcntl::open(
+        VIEW_DIR,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    // SAFETY: flock on a valid fd we own; it blocks until the lock is ours.
+    (unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::LOCK_EX) } == 0).then_some(fd)
+}
+
+/// Detaches views of binaries that have since been deleted (rebuilt or upgraded), so they
+/// don't pile up; running processes keep their own references.
+fn collect_stale_views() {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    for line in info.lines() {
+        let mut f = line.split(' ');
+        let (Some(root), Some(target)) = (f.nth(3), f.next()) else {
+            continue;
+        };
+        if target.starts_with(VIEW_DIR) && root.ends_with("//deleted") {
+            let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_file(target);
+        }
+    }
+}
+
+/// Bind-mounts the binary behind `exe` read-only at `view`. Call with the view lock held.
 fn make_view(exe: &OwnedFd, view: &std::path::Path) -> Result<()> {
     use nix::mount::MsFlags;
     std::fs::create_dir_all(VIEW_DIR)
         .map_err(|e| Error::path("mkdir", VIEW_DIR, crate::fds::errno_of(&e)))?;
+    collect_stale_views();
     nix::fcntl::open(
         view,
         OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
