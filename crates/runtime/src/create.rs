@@ -326,7 +326,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
 }
 
 /// Our end and the child's end of the console socket.
-fn console_ends(c: &Console) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+pub(crate) fn console_ends(c: &Console) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
     match c {
         Console::None => Ok((None, None)),
         Console::Socket(path) => {

@@ -56,17 +56,10 @@ pub fn exec(c: &Container, opts: ExecOptions) -> Result<Execed> {
     }
     let ns = NsPlan::for_exec(c.record.init_pid)?;
     let cgroup = c.cgroup()?;
-    let (console_child, console_parent) = match (&opts.console, terminal) {
-        (_, false) => (None, None),
-        (Console::Socket(p), true) => {
-            let s = std::os::unix::net::UnixStream::connect(p).map_err(|e| Error::io(p, e))?;
-            (Some(OwnedFd::from(s)), None)
-        }
-        (_, true) => {
-            let (a, b) =
-                std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
-            (Some(OwnedFd::from(a)), Some(OwnedFd::from(b)))
-        }
+    let (console_child, console_parent) = if terminal {
+        crate::create::console_ends(&opts.console)?
+    } else {
+        (None, None)
     };
     let (parent_chan, child_chan) = sync::pair()?;
     if opts.attached {
