@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages berth's build and tests need (idempotent; needs root).
 set -euo pipefail
-pkgs=(libseccomp-dev pkg-config busybox-static runc crun jq iproute2 procps util-linux)
+pkgs=(libseccomp-dev pkg-config busybox-static runc crun jq iproute2 procps util-linux bsdutils
+      podman catatonit netavark containernetworking-plugins)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -388,7 +388,7 @@ fn drive_child(
             Some(Msg::Mounted) if init_pid == 0 => mounted = true,
             Some(Msg::Mounted) => mounted_ready(chan, spec, record, init_pid)?,
             Some(Msg::Created) if init_pid > 0 => return Ok(init_pid),
-            Some(Msg::Error { msg }) => return Err(Error::Init(msg)),
+            Some(Msg::Error { msg }) => return Err(Error::from_child(msg)),
             Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
             None => {
                 return Err(Error::Init(

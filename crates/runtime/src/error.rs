@@ -48,6 +48,14 @@ impl Error {
             source,
         }
     }
+    /// An error reported by a forked child, which may already carry our prefix.
+    pub(crate) fn from_child(msg: String) -> Self {
+        match msg.strip_prefix("container init: ") {
+            Some(rest) => Error::Init(rest.to_string()),
+            None => Error::Init(msg),
+        }
+    }
+
     pub(crate) fn config(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
         Error::Config {
             path: path.into(),

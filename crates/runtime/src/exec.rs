@@ -101,7 +101,7 @@ pub fn exec(c: &Container, opts: ExecOptions) -> Result<Execed> {
                     if pid > 0 {
                         kill(pid);
                     }
-                    return Err(Error::Init(msg));
+                    return Err(Error::from_child(msg));
                 }
                 Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
                 None => return Err(Error::Init("exec process exited before it started".into())),

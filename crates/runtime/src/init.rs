@@ -137,6 +137,11 @@ fn prepare_container(setup: &Setup, chan: &Channel) -> Result<Vec<u8>> {
     if setup.new_mount_ns {
         // Nothing we mount may propagate back to the host.
         berth_sys::mount::propagate(Path::new("/"), setup.root_propagation)?;
+        // pivot_root refuses a new root whose parent mount is shared (as with
+        // rootfsPropagation "shared"): make that one mount private, as runc does.
+        if let Some((parent, true)) = berth_sys::mount::containing_mount(&setup.rootfs) {
+            berth_sys::mount::propagate(&parent, MsFlags::MS_PRIVATE)?;
+        }
         nix::mount::mount(
             Some(&setup.rootfs),
             &setup.rootfs,
@@ -224,6 +229,12 @@ fn switch_root(setup: &Setup) -> Result<()> {
             .map_err(|e| berth_sys::Error::path("umount old root", "/", e))?;
     }
     nix::unistd::chdir("/").map_err(|e| berth_sys::Error::path("chdir", "/", e))?;
+    // The requested propagation applies to the container's root, which only now is "/";
+    // setting it before the pivot would have touched the host's mount. Private is already
+    // in place.
+    if !setup.root_propagation.contains(MsFlags::MS_PRIVATE) {
+        berth_sys::mount::propagate(Path::new("/"), setup.root_propagation)?;
+    }
     Ok(())
 }
 

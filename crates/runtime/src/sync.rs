@@ -83,7 +83,7 @@ impl Channel {
     pub(crate) fn wait_ack(&self) -> Result<()> {
         match self.recv()? {
             Some(Msg::Ack) => Ok(()),
-            Some(Msg::Error { msg }) => Err(Error::Init(msg)),
+            Some(Msg::Error { msg }) => Err(Error::from_child(msg)),
             other => Err(Error::Init(format!("parent gave up ({other:?})"))),
         }
     }

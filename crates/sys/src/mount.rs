@@ -83,3 +83,62 @@ pub fn propagate(target: &Path, flags: MsFlags) -> Result<()> {
     nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
         .map_err(|e| Error::path("mount propagation", target, e))
 }
+
+/// The mount point of the mount holding `path`, and whether it is shared, from
+/// /proc/self/mountinfo (the longest mount point that is a path prefix of `path`).
+pub fn containing_mount(path: &Path) -> Option<(std::path::PathBuf, bool)> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut best: Option<(std::path::PathBuf, bool)> = None;
+    for line in info.lines() {
+        let Some((fields, _)) = line.split_once(" - ") else {
+            continue;
+        };
+        let f: Vec<&str> = fields.split(' ').collect();
+        let Some(point) = f.get(4).map(|p| unescape(p)) else {
+            continue;
+        };
+        let point = std::path::PathBuf::from(point);
+        if !path.starts_with(&point) {
+            continue;
+        }
+        let shared = f[6..].iter().any(|o| o.starts_with("shared:"));
+        // Later lines are mounted on top of earlier ones: on a tie, the later one wins.
+        if best
+            .as_ref()
+            .is_none_or(|(b, _)| point.components().count() >= b.components().count())
+        {
+            best = Some((point, shared));
+        }
+    }
+    best
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_always_a_containing_mount() {
+        let (point, _) = containing_mount(Path::new("/definitely/not/a/mount")).unwrap();
+        assert!(Path::new("/definitely/not/a/mount").starts_with(point));
+        assert_eq!(unescape("a\\040b"), "a b");
+    }
+}
