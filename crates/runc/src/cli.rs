@@ -112,6 +112,10 @@ const UPDATE: &[Flag] = &[
     opt("pids-limit", None, "maximum number of pids"),
 ];
 
+const EVENTS: &[Flag] = &[
+    flag("stats", None, "print one stats event and exit"),
+    opt("interval", None, "time between stats events (default 5s)"),
+];
 const KILL: &[Flag] = &[flag(
     "all",
     Some('a'),
@@ -226,6 +230,13 @@ const VERBS: &[Verb] = &[
         "freeze every process of a container",
     ),
     verb("resume", &[GLOBAL], ID, "<id>", "thaw a paused container"),
+    verb(
+        "events",
+        &[EVENTS, GLOBAL],
+        ID,
+        "[options] <id>",
+        "print stats and OOM events as JSON lines",
+    ),
     verb(
         "update",
         &[UPDATE, GLOBAL],
@@ -426,6 +437,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             berth_runtime::update::update(&c, &resources(m)?)?;
             Ok(0)
         }
+        "events" => events(&load(&id)?, m),
         "list" => list(&root, m.has("quiet"), m.get("format").unwrap_or("table")),
         "spec" => {
             let path = Path::new(m.get("bundle").unwrap_or(".")).join("config.json");
@@ -598,6 +610,50 @@ fn exec(root: &Path, m: &Matches, id: String) -> Result<i32> {
         b.finish();
     }
     Ok(code)
+}
+
+/// Parses runc's interval form: `5s`, `500ms`, `1m`, or plain seconds.
+fn parse_interval(s: &str) -> Result<std::time::Duration> {
+    let bad = || anyhow::anyhow!("invalid --interval {s:?} (use e.g. 5s or 500ms)");
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(bad()),
+    };
+    if !(secs > 0.0 && secs.is_finite()) {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+fn events(c: &Container, m: &Matches) -> Result<i32> {
+    if m.has("stats") {
+        println!("{}", berth_runtime::events::stats(c)?);
+        return Ok(0);
+    }
+    let interval = parse_interval(m.get("interval").unwrap_or("5s"))?;
+    let mut ooms = berth_runtime::events::oom_kills(c).unwrap_or(0);
+    // Poll often for OOM kills, emit stats every interval, stop when the container does.
+    let tick = interval.min(std::time::Duration::from_millis(200));
+    let mut next_stats = std::time::Instant::now();
+    while c.status() != berth_runtime::Status::Stopped {
+        let now_ooms = berth_runtime::events::oom_kills(c).unwrap_or(ooms);
+        if now_ooms > ooms {
+            println!("{}", berth_runtime::events::oom(c));
+            ooms = now_ooms;
+        }
+        if std::time::Instant::now() >= next_stats {
+            println!("{}", berth_runtime::events::stats(c)?);
+            next_stats += interval;
+        }
+        std::thread::sleep(tick);
+    }
+    Ok(0)
 }
 
 fn add_caps(process: &mut Process, caps: &[String]) -> Result<()> {
@@ -864,6 +920,16 @@ fn caps_list() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("5s").unwrap().as_secs(), 5);
+        assert_eq!(parse_interval("500ms").unwrap().as_millis(), 500);
+        assert_eq!(parse_interval("2").unwrap().as_secs(), 2);
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("5h").is_err());
+        assert!(parse_interval("x").is_err());
+    }
 
     #[test]
     fn sizes() {

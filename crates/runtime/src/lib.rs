@@ -13,6 +13,7 @@ pub mod create;
 pub mod delete;
 mod devices;
 mod error;
+pub mod events;
 pub mod exec;
 pub mod hooks;
 mod init;
