@@ -893,7 +893,7 @@ fn features() -> serde_json::Value {
             "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable",
             "rw", "shared", "slave", "strictatime", "suid", "sync", "tmpcopyup", "unbindable"],
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps_list(),
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
             "seccomp": {

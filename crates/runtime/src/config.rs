@@ -77,9 +77,6 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, Stri
                     ns.typ()
                 ));
             }
-            if ns.typ() == LinuxNamespaceType::Time {
-                return Err("linux.namespaces: namespace type \"time\" is not supported".into());
-            }
             match ns.path() {
                 Some(p) => {
                     if !p.is_absolute() {
@@ -108,6 +105,33 @@ pub fn validate(spec: &Spec, bundle: &Path) -> std::result::Result<PathBuf, Stri
         }
         if has_maps && !seen.contains(&LinuxNamespaceType::User) {
             return Err("linux.uidMappings given without a user namespace".into());
+        }
+        let new_time = linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none());
+        if let Some(offsets) = linux.time_offsets() {
+            if !offsets.is_empty() && !new_time {
+                return Err("linux.timeOffsets needs a new time namespace".into());
+            }
+            if let Some(k) = offsets
+                .keys()
+                .find(|k| *k != "monotonic" && *k != "boottime")
+            {
+                return Err(format!(
+                    "linux.timeOffsets: unknown clock {k:?} (monotonic or boottime)"
+                ));
+            }
+        }
+        if let Some(d) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
+            return Err(format!(
+                "linux.netDevices ({}) is not supported yet",
+                d.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if linux.intel_rdt().is_some() {
+            return Err("linux.intelRdt is not supported (no resctrl support yet)".into());
         }
         if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !uts {
             return Err("hostname requires a private UTS namespace".into());

@@ -155,8 +155,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
             "linux.namespaces: a mount namespace is required".into(),
         ));
     }
-    let seccomp = linux.seccomp().as_ref();
-    let prepared = Prepared::new(process, seccomp, opts.preserve_fds)?;
+    let prepared = Prepared::new(process, Some(linux), opts.preserve_fds)?;
     let mut warnings = prepared.warnings.clone();
     if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty())
         && !berth_sys::lsm::selinux_enabled()

@@ -45,8 +45,7 @@ pub fn exec(c: &Container, opts: ExecOptions) -> Result<Execed> {
         "cannot exec in a container that is not running",
     )?;
     let spec = c.spec()?;
-    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let prepared = Prepared::new(&opts.process, seccomp, opts.preserve_fds)?;
+    let prepared = Prepared::new(&opts.process, spec.linux().as_ref(), opts.preserve_fds)?;
     let warnings = prepared.warnings.clone();
     let terminal = prepared.terminal;
     if terminal && matches!(opts.console, Console::None) {

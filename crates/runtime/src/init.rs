@@ -56,6 +56,12 @@ pub(crate) fn stage1(args: Args, chan: Channel) -> ! {
     // A non-dumpable process can't be ptraced or have its /proc/PID/exe and fds opened by
     // processes in the container (CVE-2019-5736); execve resets it for the user's program.
     let _ = nix::sys::prctl::set_dumpable(false);
+    if let Some(cpus) = &args.process.tuning.affinity_initial {
+        if let Err(e) = berth_sys::process::set_affinity(cpus) {
+            let e = Error::Init(format!("process.execCPUAffinity.initial: {e}"));
+            finish(&chan, Err(e))
+        }
+    }
     // Ack: the parent is ready (for exec, we are in the cgroup).
     let r = chan.wait_ack().and_then(|()| args.ns.enter(&chan));
     if let Err(e) = r {

@@ -26,6 +26,7 @@ pub mod start;
 pub mod state;
 mod sync;
 mod time;
+mod tuning;
 pub mod update;
 pub mod wait;
 

@@ -24,6 +24,8 @@ pub(crate) struct NsPlan {
     pub new: CloneFlags,
     pub new_user: bool,
     pub joins_user: bool,
+    /// Contents for /proc/self/timens_offsets when creating a time namespace.
+    pub time_offsets: String,
 }
 
 impl Default for NsPlan {
@@ -33,6 +35,7 @@ impl Default for NsPlan {
             new: CloneFlags::empty(),
             new_user: false,
             joins_user: false,
+            time_offsets: String::new(),
         }
     }
 }
@@ -46,14 +49,18 @@ pub(crate) fn flag(t: LinuxNamespaceType) -> CloneFlags {
         LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
         LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
         LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
-        LinuxNamespaceType::Time => CloneFlags::empty(),
+        LinuxNamespaceType::Time => CLONE_NEWTIME,
     }
 }
 
+/// nix has no name for it yet.
+pub(crate) const CLONE_NEWTIME: CloneFlags = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+
 /// Order of joining: the user namespace grants the rights to join the others; mount goes
 /// last because it changes our root and cwd.
-const ORDER: [(CloneFlags, &str); 7] = [
+const ORDER: [(CloneFlags, &str); 8] = [
     (CloneFlags::CLONE_NEWUSER, "user"),
+    (CLONE_NEWTIME, "time"),
     (CloneFlags::CLONE_NEWIPC, "ipc"),
     (CloneFlags::CLONE_NEWUTS, "uts"),
     (CloneFlags::CLONE_NEWNET, "net"),
@@ -88,6 +95,13 @@ impl NsPlan {
             if let Some(i) = joins.iter().position(|(jf, ..)| *jf == f) {
                 plan.join.push(joins.swap_remove(i));
             }
+        }
+        for (clock, off) in linux.time_offsets().iter().flatten() {
+            plan.time_offsets.push_str(&format!(
+                "{clock} {} {}\n",
+                off.secs().unwrap_or(0),
+                off.nanosecs().unwrap_or(0)
+            ));
         }
         Ok(plan)
     }
@@ -139,6 +153,16 @@ impl NsPlan {
         if !self.new.is_empty() {
             nix::sched::unshare(self.new)
                 .map_err(|e| Error::Init(format!("unshare({:?}): {e}", self.new)))?;
+        }
+        // A new time namespace applies to the children we fork next; its offsets can only
+        // be set before any process enters it.
+        if self.new.contains(CLONE_NEWTIME) && !self.time_offsets.is_empty() {
+            std::fs::write("/proc/self/timens_offsets", &self.time_offsets).map_err(|e| {
+                Error::Init(format!(
+                    "linux.timeOffsets {:?}: {e}",
+                    self.time_offsets.trim()
+                ))
+            })?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxSeccomp, Process};
+use oci_spec::runtime::{Linux, Process};
 
 use crate::capabilities::CapSets;
 use crate::{Error, Result};
@@ -45,6 +45,7 @@ pub(crate) struct Prepared {
     pub selinux: Option<String>,
     /// Things asked for that this host can't do, reported by the parent.
     pub warnings: Vec<String>,
+    pub tuning: crate::tuning::Tuning,
 }
 
 fn cstring(s: &str, what: &str) -> Result<CString> {
@@ -74,11 +75,8 @@ fn rlimit_resource(name: &str) -> Option<libc::__rlimit_resource_t> {
 }
 
 impl Prepared {
-    pub(crate) fn new(
-        p: &Process,
-        seccomp: Option<&LinuxSeccomp>,
-        preserve_fds: i32,
-    ) -> Result<Self> {
+    pub(crate) fn new(p: &Process, linux: Option<&Linux>, preserve_fds: i32) -> Result<Self> {
+        let seccomp = linux.and_then(|l| l.seccomp().as_ref());
         crate::config::validate_process(p).map_err(Error::Invalid)?;
         let args = p
             .args()
@@ -156,6 +154,7 @@ impl Prepared {
             apparmor,
             selinux,
             warnings,
+            tuning: crate::tuning::Tuning::new(p, linux)?,
         })
     }
 
@@ -243,6 +242,7 @@ impl Prepared {
     /// Drops privileges in order and execs. Returns only on failure.
     pub(crate) fn exec(&self, path: &CStr) -> Result<Infallible> {
         use nix::sys::prctl;
+        self.tuning.apply()?;
         if self.no_new_privs {
             prctl::set_no_new_privs()
                 .map_err(|e| berth_sys::Error::call("PR_SET_NO_NEW_PRIVS", e))?;
