@@ -32,8 +32,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    let verb = cli.verb;
     match cli::dispatch(cli) {
         Ok(code) => ExitCode::from(code as u8),
+        // runc's conventions: exec failures exit 255, create/run failures name the verb.
+        Err(e) if verb == "exec" => {
+            log.error(&format!("exec failed: {e:#}"));
+            ExitCode::from(255)
+        }
+        Err(e) if matches!(verb, "create" | "run") => {
+            log.error(&format!("berth-runc {verb} failed: {e:#}"));
+            ExitCode::from(1)
+        }
         Err(e) => {
             log.error(&format!("{e:#}"));
             ExitCode::from(1)

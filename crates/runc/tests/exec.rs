@@ -79,6 +79,10 @@ fn exec_exit_code_propagates() {
     // A missing binary fails (non-zero) and names it.
     let o = c.exec(&["/no/such/bin"]).failed("exec of a missing binary");
     assert!(o.all_lower().contains("/no/such/bin"), "{o:?}");
+    // runc's convention for a failed exec, which engines rely on.
+    if matches!(common::kind(), common::Kind::Berth | common::Kind::Runc) {
+        assert_eq!(o.code(), Some(255), "{o:?}");
+    }
     // The init is unaffected.
     assert_eq!(c.status().as_deref(), Some("running"));
 }
