@@ -16,6 +16,8 @@ pub struct Bundle {
     pub path: PathBuf,
     pub spec: Spec,
     pub rootfs: PathBuf,
+    /// The config exactly as read, kept with the container's state.
+    pub raw: Vec<u8>,
 }
 
 /// Largest config.json we read; real ones are a few KiB.
@@ -35,7 +37,12 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     let data = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
     let spec = parse(&data).map_err(|msg| Error::config(&file, msg))?;
     let rootfs = validate(&spec, &path).map_err(|msg| Error::config(&file, msg))?;
-    Ok(Bundle { path, spec, rootfs })
+    Ok(Bundle {
+        path,
+        spec,
+        rootfs,
+        raw: data,
+    })
 }
 
 /// Parses config JSON; the message names the line, column and offending value.

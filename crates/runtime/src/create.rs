@@ -177,10 +177,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         cgroup: None,
         pids: Vec::new(),
     };
-    std::fs::write(
-        dir.join(state::CONFIG_FILE),
-        serde_json::to_vec(spec).unwrap_or_default(),
-    )
+    std::fs::write(dir.join(state::CONFIG_FILE), &bundle.raw)
     .map_err(|e| Error::io(dir.join(state::CONFIG_FILE), e))?;
     // Saved before anything else exists, so that if we are killed from here on, `state`
     // reports the container and `delete` finds its cgroup and processes.
