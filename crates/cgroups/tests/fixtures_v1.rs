@@ -255,6 +255,13 @@ fn unset_resources_touch_nothing() {
                 .build()
                 .unwrap(),
         )
+        // Docker always sends blockIO.weight 0; the kernel answers ERANGE to a 0 weight.
+        .block_io(
+            oci_spec::runtime::LinuxBlockIoBuilder::default()
+                .weight(0u16)
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     cg.apply(&r).unwrap();

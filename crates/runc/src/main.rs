@@ -37,16 +37,30 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         // runc's conventions: exec failures exit 255, create/run failures name the verb.
         Err(e) if verb == "exec" => {
-            log.error(&format!("exec failed: {e:#}"));
+            log.error(&format!("exec failed: {}", render(&e)));
             ExitCode::from(255)
         }
         Err(e) if matches!(verb, "create" | "run") => {
-            log.error(&format!("berth-runc {verb} failed: {e:#}"));
+            log.error(&format!("berth-runc {verb} failed: {}", render(&e)));
             ExitCode::from(1)
         }
         Err(e) => {
-            log.error(&format!("{e:#}"));
+            log.error(&render(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes, each cause added only if the text so far doesn't already say
+/// it (our error types put their source in their own message).
+fn render(e: &anyhow::Error) -> String {
+    let mut s = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !s.contains(&c) {
+            s.push_str(": ");
+            s.push_str(&c);
+        }
+    }
+    s
 }

@@ -178,7 +178,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         pids: Vec::new(),
     };
     std::fs::write(dir.join(state::CONFIG_FILE), &bundle.raw)
-    .map_err(|e| Error::io(dir.join(state::CONFIG_FILE), e))?;
+        .map_err(|e| Error::io(dir.join(state::CONFIG_FILE), e))?;
     // Saved before anything else exists, so that if we are killed from here on, `state`
     // reports the container and `delete` finds its cgroup and processes.
     let cgroup_path = cgroup_path(spec, &opts.id);

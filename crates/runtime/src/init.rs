@@ -108,6 +108,7 @@ fn stage2(mut args: Args, chan: Channel) -> ! {
         args.process.fill_home();
         args.process.set_rlimits()?;
         let exe = args.process.lookup()?;
+        args.process.drop_privileges()?;
         chan.send(&Msg::Created)?;
         drop(args.console);
         if let Some(setup) = &args.setup {

@@ -240,7 +240,10 @@ impl Prepared {
     }
 
     /// Drops privileges in order and execs. Returns only on failure.
-    pub(crate) fn exec(&self, path: &CStr) -> Result<Infallible> {
+    /// Switches to the container's user and capabilities (and loads seccomp when
+    /// no_new_privs is off, as that needs CAP_SYS_ADMIN). Done before reporting Created, so
+    /// that a failure here fails `create` the way runc's does, not the started container.
+    pub(crate) fn drop_privileges(&self) -> Result<()> {
         use nix::sys::prctl;
         self.tuning.apply()?;
         if self.no_new_privs {
@@ -273,7 +276,13 @@ impl Prepared {
         nix::unistd::setresuid(uid, uid, uid)
             .map_err(|e| Error::Init(format!("setresuid {}: {e}", self.uid)))?;
         prctl::set_keepcaps(false).map_err(|e| berth_sys::Error::call("PR_SET_KEEPCAPS", e))?;
-        self.caps.apply()?;
+        self.caps.apply()
+    }
+
+    /// The last steps, after [`Prepared::drop_privileges`]: umask, the seccomp filter under
+    /// no_new_privs (as late as possible, so it binds few of our own syscalls), LSM labels
+    /// for the exec, fds, signal mask, execve. Returns only on failure.
+    pub(crate) fn exec(&self, path: &CStr) -> Result<Infallible> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(self.umask));
         if self.no_new_privs {
             if let Some(f) = &self.seccomp {

@@ -9,8 +9,8 @@ use crate::{BlkioEntry, BlkioStats, Error};
 
 pub(crate) fn needed(b: &LinuxBlockIo) -> bool {
     let some = |v: &Option<Vec<LinuxThrottleDevice>>| v.as_ref().is_some_and(|v| !v.is_empty());
-    b.weight().is_some()
-        || b.leaf_weight().is_some()
+    b.weight().is_some_and(|w| w != 0)
+        || b.leaf_weight().is_some_and(|w| w != 0)
         || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
         || some(b.throttle_read_bps_device())
         || some(b.throttle_write_bps_device())
@@ -29,19 +29,19 @@ fn weight_file(dir: &Path, cfq: &'static str, bfq: &'static str) -> &'static str
 }
 
 pub(crate) fn apply(dir: &Path, b: &LinuxBlockIo) -> Result<(), Error> {
-    if let Some(w) = b.weight() {
+    if let Some(w) = b.weight().filter(|w| *w != 0) {
         let file = weight_file(dir, "blkio.weight", "blkio.bfq.weight");
         fs::write(dir, file, &w.to_string())?;
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
         fs::write(dir, "blkio.leaf_weight", &w.to_string())?;
     }
     for wd in b.weight_device().iter().flatten() {
-        if let Some(w) = wd.weight() {
+        if let Some(w) = wd.weight().filter(|w| *w != 0) {
             let file = weight_file(dir, "blkio.weight_device", "blkio.bfq.weight_device");
             fs::write(dir, file, &format!("{}:{} {w}", wd.major(), wd.minor()))?;
         }
-        if let Some(w) = wd.leaf_weight() {
+        if let Some(w) = wd.leaf_weight().filter(|w| *w != 0) {
             let value = format!("{}:{} {w}", wd.major(), wd.minor());
             fs::write(dir, "blkio.leaf_weight_device", &value)?;
         }

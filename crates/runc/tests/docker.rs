@@ -1,0 +1,1116 @@
+//! berth-runc as the OCI runtime of Docker: a private `dockerd` (Debian's `docker.io`
+//! package, 20.10) with its own supervised containerd drives berth-runc through
+//! containerd-shim-runc-v2, registered as `--add-runtime berth=<berth-runc>`; every
+//! container runs with `--runtime berth`.
+//!
+//! Every test gets its own Docker world in a temp dir: `--data-root`, `--exec-root` (where
+//! dockerd puts containerd's socket and state, and where the shim keeps the runtime's
+//! `--root`), `--pidfile`, the API socket, a `--config-file` (which also moves dockerd's
+//! trust key, `/etc/docker/key.json` by default, into the temp dir), a containerd namespace,
+//! and a `--cgroup-parent` of its own. Networking is off (`--bridge=none`, no iptables, no
+//! forwarding, no userland proxy) and every container uses `--network none`; the image
+//! `berth-bb` is `docker import`ed from a busybox rootfs tarball, so nothing is pulled and
+//! nothing leaves the machine. Dropping the world removes the containers, stops dockerd
+//! (and with it containerd), kills whatever is left in its cgroups or runs from its dirs,
+//! removes its cgroups, unmounts everything under its dir and deletes it.
+//!
+//! `BERTH_TEST_RUNTIME` replaces berth-runc (e.g. `/usr/sbin/runc`, to check the tests
+//! themselves).
+//!
+//! The tests skip (printing "skipping: <reason>") when not root, or when busybox-static,
+//! dockerd, containerd, containerd-shim-runc-v2 or the docker CLI is not installed.
+
+mod common;
+
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use common::Out;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+
+/// The image every test runs.
+const IMAGE: &str = "berth-bb";
+/// The name berth-runc is registered under (`--add-runtime berth=...`).
+const RUNTIME: &str = "berth";
+/// Timeout of one docker command.
+const DOCKER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long dockerd (and its containerd) may take to come up, and to shut down.
+const DAEMON_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// On a cgroup v1 host whose block scheduler is BFQ (no CFQ `blkio.weight`), berth-runc
+/// writes the `blockIO.weight: 0` Docker always sends into `blkio.bfq.weight` and fails
+/// with ERANGE, so no Docker container starts (runc skips a zero weight).
+const BLKIO_BUG: &str = "berth-runc: cgroup v1 blkio writes Docker's blockIO.weight 0 \
+                         (ERANGE on blkio.bfq.weight), so every docker run fails";
+
+/// `name` found in `$PATH` (or the usual sbin dirs), as an executable file.
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| {
+            use std::os::unix::fs::PermissionsExt;
+            fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// Returns true (after printing the reason) when these tests cannot run here.
+fn skip() -> bool {
+    if common::skip_if_not_root() {
+        return true;
+    }
+    for (bin, what) in [
+        ("dockerd", "dockerd"),
+        ("docker", "the docker CLI"),
+        ("containerd", "containerd"),
+        ("containerd-shim-runc-v2", "containerd-shim-runc-v2"),
+        ("tar", "tar"),
+    ] {
+        if which(bin).is_none() {
+            println!("skipping: {what} is not installed (apt-get install docker.io)");
+            return true;
+        }
+    }
+    false
+}
+
+/// Single-quotes `s` for sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Reads a whole file from its start.
+fn read_all(f: &mut File) -> String {
+    let mut buf = Vec::new();
+    let _ = f.seek(SeekFrom::Start(0));
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Runs `cmd` with `input` written to its stdin. With `keep_open` stdin stays open until the
+/// command exits (for a terminal session that must not see EOF); otherwise it is closed after
+/// the input. Kills the command and panics after `timeout`.
+#[track_caller]
+fn run_with_input(cmd: &mut Command, input: &[u8], keep_open: bool, timeout: Duration) -> Out {
+    let mut out = tempfile::tempfile().expect("tempfile");
+    let mut err = tempfile::tempfile().expect("tempfile");
+    let what = format!("{cmd:?}");
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(out.try_clone().expect("dup"))
+        .stderr(err.try_clone().expect("dup"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let mut stdin = child.stdin.take();
+    if let Some(s) = stdin.as_mut() {
+        s.write_all(input).expect("write stdin");
+    }
+    if !keep_open {
+        drop(stdin.take());
+    }
+    let deadline = started + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                return Out {
+                    status,
+                    stdout: read_all(&mut out),
+                    stderr: read_all(&mut err),
+                    elapsed: started.elapsed(),
+                }
+            }
+            Ok(None) if Instant::now() < deadline => sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "timeout after {timeout:?}: {what}\nstdout: {}\nstderr: {}",
+                    read_all(&mut out),
+                    read_all(&mut err)
+                );
+            }
+            Err(e) => panic!("wait {what}: {e}"),
+        }
+    }
+}
+
+/// Waits up to `timeout` for `child` to exit.
+fn wait_exit(child: &mut Child, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) if Instant::now() < deadline => sleep(Duration::from_millis(20)),
+            Ok(None) => return false,
+        }
+    }
+}
+
+/// The roots of every cgroup hierarchy: each v1 controller (and the hybrid v2 mount) under
+/// /sys/fs/cgroup, or /sys/fs/cgroup itself on a unified host.
+fn cgroup_roots() -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    if root.join("cgroup.controllers").exists() {
+        return vec![root.to_path_buf()];
+    }
+    common::cgroup_mounts()
+}
+
+/// Every directory under `dir` (itself included), deepest first.
+fn dirs_deepest_first(dir: &Path) -> Vec<PathBuf> {
+    let mut all = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        if let Ok(rd) = fs::read_dir(&d) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    todo.push(e.path());
+                }
+            }
+        }
+        all.push(d);
+    }
+    all.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    all
+}
+
+/// A private Docker world (dockerd with its own containerd) with berth-runc registered as
+/// runtime `berth` and the busybox image imported. Dropping it tears everything down.
+struct Docker {
+    base: TempDir,
+    docker: PathBuf,
+    dockerd: Option<Child>,
+    cgroup_parent: String,
+}
+
+impl Docker {
+    /// Starts dockerd, waits for its API and imports `berth-bb`; panics if any step fails.
+    fn new() -> Docker {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let base = common::open_tempdir("berth-docker-");
+        for d in ["data", "exec", "cli", "tmp"] {
+            fs::create_dir_all(base.path().join(d)).unwrap();
+        }
+        let config = serde_json::json!({
+            // dockerd 20.10 writes its trust key to /etc/docker/key.json unless told.
+            "deprecated-key-path": base.path().join("key.json"),
+        });
+        fs::write(base.path().join("daemon.json"), config.to_string()).unwrap();
+        let cgroup_parent = format!(
+            "berth-docker-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut d = Docker {
+            docker: which("docker").expect("docker is installed"),
+            dockerd: None,
+            cgroup_parent,
+            base,
+        };
+        d.start_daemon();
+        let rootfs = d.base.path().join("rootfs");
+        common::make_rootfs(&rootfs);
+        let tar = d.base.path().join("rootfs.tar");
+        common::run_cmd(
+            Command::new(which("tar").expect("tar is installed"))
+                .arg("-C")
+                .arg(&rootfs)
+                .arg("-cf")
+                .arg(&tar)
+                .arg("."),
+            DOCKER_TIMEOUT,
+        )
+        .ok("tar the busybox rootfs");
+        d.run(&["import", tar.to_str().unwrap(), IMAGE])
+            .ok("docker import");
+        d
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.base.path().join(name)
+    }
+
+    fn sock(&self) -> String {
+        format!("unix://{}", self.path("docker.sock").display())
+    }
+
+    /// Spawns dockerd and waits until its API answers.
+    fn start_daemon(&mut self) {
+        let log = File::create(self.path("dockerd.log")).expect("create dockerd.log");
+        let path = std::env::var("PATH").unwrap_or_default();
+        let mut cmd = Command::new(which("dockerd").expect("dockerd is installed"));
+        cmd.env("PATH", format!("{path}:/usr/sbin:/usr/bin:/sbin:/bin"))
+            .env("TMPDIR", self.path("tmp"))
+            .arg("--config-file")
+            .arg(self.path("daemon.json"))
+            .arg("--data-root")
+            .arg(self.path("data"))
+            .arg("--exec-root")
+            .arg(self.path("exec"))
+            .arg("--pidfile")
+            .arg(self.path("dockerd.pid"))
+            .args(["-H", &self.sock()])
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-forward=false",
+                "--ip-masq=false",
+                "--userland-proxy=false",
+                "--storage-driver=overlay2",
+                "--exec-opt=native.cgroupdriver=cgroupfs",
+                "--containerd-namespace=berth-test",
+                "--containerd-plugins-namespace=berth-test-plugins",
+            ])
+            .args(["--cgroup-parent", &self.cgroup_parent])
+            .arg("--add-runtime")
+            .arg(format!("{RUNTIME}={}", common::runtime().display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log)
+            // Its own process group: a ^C of the test run must not reach it half-way.
+            .process_group(0);
+        self.dockerd = Some(cmd.spawn().expect("spawn dockerd"));
+        let deadline = Instant::now() + DAEMON_TIMEOUT;
+        loop {
+            let o = common::run_cmd(
+                &mut self.cmd(&["version", "--format", "{{.Server.Version}}"]),
+                DOCKER_TIMEOUT,
+            );
+            if o.success() {
+                return;
+            }
+            let exited = !matches!(self.dockerd.as_mut().unwrap().try_wait(), Ok(None));
+            assert!(
+                !exited && Instant::now() < deadline,
+                "dockerd did not come up ({}):\n{}",
+                if exited { "it exited" } else { "timeout" },
+                fs::read_to_string(self.path("dockerd.log")).unwrap_or_default()
+            );
+            sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `docker -H <our socket> <args...>` as a Command.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.docker);
+        c.env("DOCKER_CONFIG", self.path("cli"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .env_remove("DOCKER_API_VERSION")
+            .args(["-H", &self.sock()])
+            .args(args);
+        c
+    }
+
+    /// The docker command line as one sh-quoted string (for `script -c`).
+    fn cmd_line(&self, args: &[&str]) -> String {
+        let c = self.cmd(args);
+        let mut words = vec!["env".to_string()];
+        words.extend(
+            c.get_envs()
+                .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?))),
+        );
+        for k in c.get_envs().filter(|(_, v)| v.is_none()).map(|(k, _)| k) {
+            words.insert(1, format!("-u{}", k.to_string_lossy()));
+        }
+        words.push(c.get_program().to_string_lossy().into_owned());
+        words.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
+        words
+            .iter()
+            .map(|w| sh_quote(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Runs docker to completion (stdin from /dev/null).
+    #[track_caller]
+    fn run(&self, args: &[&str]) -> Out {
+        common::run_cmd(&mut self.cmd(args), DOCKER_TIMEOUT)
+    }
+
+    /// `docker run --rm --runtime berth --network none <args...>`.
+    #[track_caller]
+    fn run_rm(&self, args: &[&str]) -> Out {
+        let mut v = vec!["run", "--rm", "--runtime", RUNTIME, "--network", "none"];
+        v.extend_from_slice(args);
+        self.run(&v)
+    }
+
+    /// `docker run -d --name NAME --runtime berth --network none <args...>`.
+    #[track_caller]
+    fn run_detached(&self, name: &str, args: &[&str]) {
+        let mut v = vec![
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--runtime",
+            RUNTIME,
+            "--network",
+            "none",
+        ];
+        v.extend_from_slice(args);
+        self.run(&v).ok("docker run -d");
+    }
+
+    /// `docker inspect --format FORMAT NAME`, trimmed.
+    #[track_caller]
+    fn inspect(&self, name: &str, format: &str) -> String {
+        self.run(&["inspect", "--format", format, name])
+            .ok("docker inspect")
+            .out()
+            .to_string()
+    }
+
+    /// Polls `{{.State.Status}}` until it is `want`; panics after 10 s.
+    #[track_caller]
+    fn wait_status(&self, name: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.inspect(name, "{{.State.Status}}");
+            if s == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "container {name} never became {want}: still {s}"
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Runs a docker command in the background, discarding its output, for teardown: never
+    /// panics, gives up after `DOCKER_TIMEOUT`.
+    fn quiet(&self, args: &[&str]) -> String {
+        let Ok(mut out) = tempfile::tempfile() else {
+            return String::new();
+        };
+        let Ok(dup) = out.try_clone() else {
+            return String::new();
+        };
+        let Ok(mut child) = self
+            .cmd(args)
+            .stdin(Stdio::null())
+            .stdout(dup)
+            .stderr(Stdio::null())
+            .spawn()
+        else {
+            return String::new();
+        };
+        if !wait_exit(&mut child, DOCKER_TIMEOUT) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        read_all(&mut out)
+    }
+
+    /// SIGKILLs every process whose command line mentions our dir (containerd, shims, a
+    /// stuck runtime) and every process in our cgroups (thawing frozen ones first).
+    fn kill_leftovers(&self) {
+        let base = self.base.path().to_string_lossy().into_owned();
+        let me = std::process::id();
+        if let Ok(rd) = fs::read_dir("/proc") {
+            for e in rd.flatten() {
+                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                    continue;
+                };
+                if pid == me {
+                    continue;
+                }
+                let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmdline).contains(&base) {
+                    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                }
+            }
+        }
+        for root in cgroup_roots() {
+            for dir in dirs_deepest_first(&root.join(&self.cgroup_parent)) {
+                if dir.join("freezer.state").exists() {
+                    let _ = fs::write(dir.join("freezer.state"), "THAWED");
+                }
+                if dir.join("cgroup.freeze").exists() {
+                    let _ = fs::write(dir.join("cgroup.freeze"), "0");
+                }
+                let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+            }
+        }
+    }
+
+    /// Removes our cgroup parent (and anything left below it) in every hierarchy, retrying
+    /// while killed processes are still on their way out.
+    fn remove_cgroups(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut left = false;
+            for root in cgroup_roots() {
+                let top = root.join(&self.cgroup_parent);
+                if !top.exists() {
+                    continue;
+                }
+                for dir in dirs_deepest_first(&top) {
+                    let _ = fs::remove_dir(&dir);
+                }
+                left |= top.exists();
+            }
+            if !left || Instant::now() > deadline {
+                return;
+            }
+            self.kill_leftovers();
+            sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Unmounts everything under our dir (the overlay2 home, container rootfs, netns files),
+    /// deepest first.
+    fn unmount_all(&self) {
+        let base = self.base.path().to_string_lossy().into_owned();
+        for _ in 0..3 {
+            let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            let mut points: Vec<String> = mi
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4).map(String::from))
+                .filter(|p| p == &base || p.starts_with(&format!("{base}/")))
+                .collect();
+            if points.is_empty() {
+                return;
+            }
+            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+            for p in points {
+                let _ = nix::mount::umount2(p.as_str(), nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+    }
+}
+
+impl Drop for Docker {
+    fn drop(&mut self) {
+        // Never panic here (it may run while unwinding): just try everything.
+        if let Some(mut dockerd) = self.dockerd.take() {
+            if matches!(dockerd.try_wait(), Ok(None)) {
+                let ids = self.quiet(&["ps", "-aq"]);
+                let ids: Vec<&str> = ids.split_whitespace().collect();
+                if !ids.is_empty() {
+                    let mut args = vec!["rm", "-f"];
+                    args.extend(ids);
+                    self.quiet(&args);
+                }
+                // dockerd stops its containerd on SIGTERM.
+                let _ = kill(Pid::from_raw(dockerd.id() as i32), Signal::SIGTERM);
+                if !wait_exit(&mut dockerd, DAEMON_TIMEOUT) {
+                    let _ = dockerd.kill();
+                    let _ = dockerd.wait();
+                }
+            }
+        }
+        self.kill_leftovers();
+        self.remove_cgroups();
+        self.unmount_all();
+        // The TempDir field then deletes the dir.
+    }
+}
+
+/// `script -qec CMD /dev/null`: runs a shell command line on a fresh pty (util-linux
+/// `script`), so docker sees a terminal on its stdin/stdout. None when `script` is missing.
+fn script_cmd(line: &str) -> Option<Command> {
+    let script = which("script")?;
+    let mut c = Command::new(script);
+    c.args(["-qec", line, "/dev/null"]);
+    Some(c)
+}
+
+/// This process's bounding set has every capability the kernel knows (then `--privileged`
+/// can grant them all).
+fn have_all_caps() -> bool {
+    let last: u32 = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40);
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let bnd = common::status_field(&status, "CapBnd")
+        .and_then(|v| u64::from_str_radix(v, 16).ok())
+        .unwrap_or(0);
+    let all = if last >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (last + 1)) - 1
+    };
+    bnd & all == all
+}
+
+#[test]
+fn run_rm_echo() {
+    if skip() {
+        return;
+    }
+    let d = Docker::new();
+    let o = d.run_rm(&[IMAGE, "echo", "hi"]);
+    assert!(o.success(), "{BLKIO_BUG}: {o:?}");
+    assert_eq!(o.stdout, "hi\n", "{o:?}");
+    // --rm removed the container.
+    let ps = d.run(&["ps", "-aq"]).ok("docker ps -aq");
+    assert_eq!(ps.out(), "", "{ps:?}");
+}
+
+#[test]
+fn run_exit_codes_and_stdin() {
+    if skip() {
+        return;
+    }
+    let d = Docker::new();
+    let o = d.run_rm(&[IMAGE, "sh", "-c", "exit 3"]);
+    assert_eq!(o.code(), Some(3), "{o:?}");
+    // Docker maps the runtime's create error (read from the shim's --log file) to 127 (not
+    // found) and 126 (not executable).
+    let o = d.run_rm(&[IMAGE, "/nonexistent"]);
+    assert_eq!(o.code(), Some(127), "{o:?}");
+    assert!(o.stderr.contains("/nonexistent"), "{o:?}");
+    let o = d.run_rm(&[IMAGE, "no-such-command"]);
+    assert_eq!(o.code(), Some(127), "{o:?}");
+    assert!(o.stderr.contains("executable file not found"), "{o:?}");
+    let o = d.run_rm(&[IMAGE, "/etc/passwd"]);
+    assert_eq!(o.code(), Some(126), "{o:?}");
+    assert!(o.all_lower().contains("permission denied"), "{o:?}");
+
+    let o = run_with_input(
+        &mut d.cmd(&[
+            "run",
+            "--rm",
+            "-i",
+            "--runtime",
+            RUNTIME,
+            "--network",
+            "none",
+            IMAGE,
+            "sh",
+        ]),
+        b"echo from-stdin\nexit 6\n",
+        false,
+        DOCKER_TIMEOUT,
+    );
+    assert_eq!(o.code(), Some(6), "{o:?}");
+    assert_eq!(o.stdout, "from-stdin\n", "{o:?}");
+}
+
+#[test]
+fn detached_exec_stop_start_restart_rm() {
+    if skip() {
+        return;
+    }
+    let d = Docker::new();
+    let name = "berth-detached";
+    d.run_detached(
+        name,
+        &[
+            IMAGE,
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
+        ],
+    );
+    let ps = d
+        .run(&["ps", "--format", "{{.Names}} {{.Status}}"])
+        .ok("docker ps");
+    assert!(ps.stdout.contains(&format!("{name} Up")), "{ps:?}");
+
+    // exec: output, exit code, options, stdin (runtime `exec --process FILE --detach`).
+    let o = d.run(&["exec", name, "sh", "-c", "echo in-exec; exit 5"]);
+    assert_eq!(o.code(), Some(5), "{o:?}");
+    assert_eq!(o.stdout, "in-exec\n", "{o:?}");
+    let o = d
+        .run(&[
+            "exec",
+            "-u",
+            "1000",
+            "-w",
+            "/tmp",
+            "-e",
+            "X=y",
+            name,
+            "sh",
+            "-c",
+            "id -u; pwd; echo $X",
+        ])
+        .ok("docker exec with options");
+    assert_eq!(o.stdout, "1000\n/tmp\ny\n", "{o:?}");
+    let o = run_with_input(
+        &mut d.cmd(&["exec", "-i", name, "cat"]),
+        b"piped-in\n",
+        false,
+        DOCKER_TIMEOUT,
+    );
+    assert!(o.success(), "{o:?}");
+    assert_eq!(o.stdout, "piped-in\n", "{o:?}");
+    d.run(&["exec", "-d", name, "sleep", "30"])
+        .ok("docker exec -d");
+    // runtime `ps --format json`
+    let top = d.run(&["top", name]).ok("docker top");
+    assert!(top.stdout.contains("sleep 30"), "{top:?}");
+
+    let logs = d.run(&["logs", name]).ok("docker logs");
+    assert!(logs.stdout.contains("ready"), "{logs:?}");
+
+    // stop sends SIGTERM (runtime `kill ID 15`): the trap exits 7.
+    d.run(&["stop", "-t", "10", name]).ok("docker stop");
+    assert_eq!(
+        d.inspect(name, "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 7"
+    );
+    let logs = d.run(&["logs", name]).ok("docker logs");
+    assert!(logs.stdout.contains("got-term"), "{logs:?}");
+
+    // Start it again (a new create/start of the same container), then restart it.
+    d.run(&["start", name]).ok("docker start");
+    d.wait_status(name, "running");
+    d.run(&["restart", "-t", "10", name]).ok("docker restart");
+    d.wait_status(name, "running");
+    let o = d
+        .run(&["exec", name, "echo", "alive"])
+        .ok("exec after restart");
+    assert_eq!(o.out(), "alive");
+
+    // kill -s TERM reaches the trap too.
+    d.run(&["kill", "-s", "TERM", name])
+        .ok("docker kill -s TERM");
+    let w = d.run(&["wait", name]).ok("docker wait");
+    assert_eq!(w.out(), "7", "{w:?}");
+
+    d.run(&["start", name]).ok("docker start");
+    d.run(&["rm", "-f", name]).ok("docker rm -f");
+    let ps = d.run(&["ps", "-aq"]).ok("docker ps -aq");
+    assert_eq!(ps.out(), "", "{ps:?}");
+}
+
+#[test]
+fn tty_run_and_exec() {
+    if skip() {
+        return;
+    }
+    let d = Docker::new();
+    let line = d.cmd_line(&[
+        "run",
+        "--rm",
+        "-t",
+        "--runtime",
+        RUNTIME,
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "tty; [ -t 1 ] && echo stdout-is-tty; exit 4",
+    ]);
+    let Some(mut c) = script_cmd(&line) else {
+        println!("skipping: util-linux `script` is not installed");
+        return;
+    };
+    let o = common::run_cmd(&mut c, DOCKER_TIMEOUT);
+    assert_eq!(o.code(), Some(4), "{o:?}");
+    assert!(o.stdout.contains("/dev/pts/0"), "{o:?}");
+    assert!(o.stdout.contains("stdout-is-tty\r"), "{o:?}");
+
+    let name = "berth-tty";
+    d.run_detached(name, &[IMAGE, "sleep", "1000"]);
+    let line = d.cmd_line(&["exec", "-t", name, "sh", "-c", "tty; exit 2"]);
+    let o = common::run_cmd(&mut script_cmd(&line).unwrap(), DOCKER_TIMEOUT);
+    assert_eq!(o.code(), Some(2), "{o:?}");
+    assert!(o.stdout.contains("/dev/pts/"), "{o:?}");
+}
+
+#[test]
+fn interactive_tty() {
+    if skip() {
+        return;
+    }
+    let d = Docker::new();
+    let line = d.cmd_line(&[
+        "run",
+        "--rm",
+        "-it",
+        "--runtime",
+        RUNTIME,
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+    ]);
+    let Some(mut c) = script_cmd(&line) else {
+        println!("skipping: util-linux `script` is not installed");
+        return;
+    };
+    // Keep stdin open: an EOF would reach the shell as ^D before it read the line.
+    let o = run_with_input(
+        &mut c,
+        b"tty; [ -t 0 ] && echo stdin-is-tty; exit 9\n",
+        true,
+        DOCKER_TIMEOUT,
+    );
+    assert_eq!(o.code(), Some(9), "{o:?}");
+    assert!(o.stdout.contains("/dev/pts/0\r\n"), "{o:?}");
+    assert!(o.stdout.contains("stdin-is-tty\r\n"), "{o:?}");
+}
+
+#[test]
+fn pause_unpause_kill() {
+    if skip() {
+        return;
+    }
+    let d = Docker::new();
+    let name = "berth-pause";
+    d.run_detached(name, &[IMAGE, "sleep", "1000"]);
+    d.run(&["pause", name]).ok("docker pause");
+    assert_eq!(d.inspect(name, "{{.State.Status}}"), "paused");
+    // Docker refuses to exec into a paused container.
+    let o = d.run(&["exec", name, "true"]);
+    assert!(!o.success(), "{o:?}");
+    d.run(&["unpause", name]).ok("docker unpause");
+    assert_eq!(d.inspect(name, "{{.State.Status}}"), "running");
+    d.run(&["exec", name, "true"]).ok("exec after unpause");
+
+    // docker kill defaults to SIGKILL (runtime `kill ID 9`).
+    d.run(&["kill", name]).ok("docker kill");
+    let w = d.run(&["wait", name]).ok("docker wait");
+    assert_eq!(w.out(), "137", "{w:?}");
+    d.run(&["rm", name]).ok("docker rm");
+}
+
+#[test]
+fn cgroup_limits_update_stats() {
+    if skip() {
+        return;
+    }
+    if common::host_sh("stat -fc %T /sys/fs/cgroup").out() == "cgroup2fs" {
+        println!("skipping: the checks read cgroup v1 files and this host is cgroup v2");
+        return;
+    }
+    let d = Docker::new();
+    let o = d
+        .run_rm(&[
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "50",
+            "--cpus",
+            "0.5",
+            IMAGE,
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/pids/pids.max",
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        ])
+        .ok("docker run with limits");
+    assert_eq!(o.stdout, "67108864\n50\n50000\n", "{o:?}");
+
+    let name = "berth-update";
+    d.run_detached(name, &["--memory", "64m", IMAGE, "sleep", "1000"]);
+    // runtime `update --resources - ID`, the resources JSON on stdin.
+    d.run(&["update", "--memory", "128m", "--memory-swap", "256m", name])
+        .ok("docker update --memory");
+    let o = d
+        .run(&[
+            "exec",
+            name,
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes",
+        ])
+        .ok("read memory limits");
+    assert_eq!(o.stdout, "134217728\n268435456\n", "{o:?}");
+    // This update carries memory limit 0 (unchanged): the memory limit must stay.
+    d.run(&["update", "--cpus", "1.5", "--pids-limit", "77", name])
+        .ok("docker update --cpus --pids-limit");
+    let o = d
+        .run(&[
+            "exec",
+            name,
+            "cat",
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+            "/sys/fs/cgroup/pids/pids.max",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ])
+        .ok("read updated limits");
+    assert_eq!(o.stdout, "150000\n77\n134217728\n", "{o:?}");
+    // containerd reads the cgroup stats itself; the runtime must have put them there.
+    let st = d
+        .run(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.MemUsage}} {{.PIDs}}",
+            name,
+        ])
+        .ok("docker stats");
+    assert!(st.out().starts_with(name), "{st:?}");
+    assert!(st.out().contains("/ 128MiB"), "{st:?}");
+    assert!(st.out().ends_with(" 1"), "{st:?}");
+    d.run(&["rm", "-f", name]).ok("docker rm -f");
+}
+
+#[test]
+fn oom_killed() {
+    if skip() {
+        return;
+    }
+    let d = Docker::new();
+    let name = "berth-oom";
+    let o = d.run(&[
+        "run",
+        "--name",
+        name,
+        "--runtime",
+        RUNTIME,
+        "--network",
+        "none",
+        "--memory",
+        "16m",
+        "--memory-swap",
+        "16m",
+        IMAGE,
+        "sh",
+        "-c",
+        "x=a; while :; do x=$x$x; done",
+    ]);
+    assert_eq!(o.code(), Some(137), "{o:?}");
+    assert_eq!(
+        d.inspect(name, "{{.State.OOMKilled}} {{.State.ExitCode}}"),
+        "true 137"
+    );
+    d.run(&["rm", name]).ok("docker rm");
+}
+
+#[test]
+fn security_options() {
+    if skip() {
+        return;
+    }
+    let d = Docker::new();
+    let o = d.run_rm(&["--read-only", IMAGE, "touch", "/x"]);
+    assert_eq!(o.code(), Some(1), "{o:?}");
+    assert!(o.all_lower().contains("read-only file system"), "{o:?}");
+
+    let o = d
+        .run_rm(&[
+            "--cap-drop",
+            "ALL",
+            IMAGE,
+            "grep",
+            "Cap",
+            "/proc/self/status",
+        ])
+        .ok("docker run --cap-drop ALL");
+    for f in ["CapPrm", "CapEff", "CapBnd"] {
+        assert_eq!(
+            common::status_field(&o.stdout, f),
+            Some("0000000000000000"),
+            "{f}: {o:?}"
+        );
+    }
+    // Docker's default capabilities and seccomp profile (filter mode).
+    let o = d
+        .run_rm(&[IMAGE, "cat", "/proc/self/status"])
+        .ok("docker run default security");
+    assert_eq!(
+        common::status_field(&o.stdout, "Seccomp"),
+        Some("2"),
+        "{o:?}"
+    );
+    assert_eq!(
+        common::status_field(&o.stdout, "NoNewPrivs"),
+        Some("0"),
+        "{o:?}"
+    );
+    assert_eq!(
+        common::status_field(&o.stdout, "CapEff"),
+        Some(
+            common::cap_mask(&[
+                "CAP_CHOWN",
+                "CAP_DAC_OVERRIDE",
+                "CAP_FOWNER",
+                "CAP_FSETID",
+                "CAP_KILL",
+                "CAP_SETGID",
+                "CAP_SETUID",
+                "CAP_SETPCAP",
+                "CAP_NET_BIND_SERVICE",
+                "CAP_NET_RAW",
+                "CAP_SYS_CHROOT",
+                "CAP_MKNOD",
+                "CAP_AUDIT_WRITE",
+                "CAP_SETFCAP",
+            ])
+            .as_str()
+        ),
+        "{o:?}"
+    );
+    let o = d
+        .run_rm(&[
+            "--security-opt",
+            "seccomp=unconfined",
+            "--security-opt",
+            "no-new-privileges",
+            IMAGE,
+            "cat",
+            "/proc/self/status",
+        ])
+        .ok("docker run seccomp=unconfined no-new-privileges");
+    assert_eq!(
+        common::status_field(&o.stdout, "Seccomp"),
+        Some("0"),
+        "{o:?}"
+    );
+    assert_eq!(
+        common::status_field(&o.stdout, "NoNewPrivs"),
+        Some("1"),
+        "{o:?}"
+    );
+    // no-new-privileges with the default profile: the filter is loaded after the drop.
+    let o = d
+        .run_rm(&[
+            "--security-opt",
+            "no-new-privileges",
+            "-u",
+            "1000",
+            IMAGE,
+            "cat",
+            "/proc/self/status",
+        ])
+        .ok("docker run no-new-privileges with seccomp");
+    assert_eq!(
+        common::status_field(&o.stdout, "Seccomp"),
+        Some("2"),
+        "{o:?}"
+    );
+    assert_eq!(
+        common::status_field(&o.stdout, "Uid"),
+        Some("1000\t1000\t1000\t1000"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn privileged() {
+    if skip() {
+        return;
+    }
+    if !have_all_caps() {
+        println!(
+            "skipping: this process lacks capabilities that --privileged grants, so every \
+             runtime fails it (see privileged_without_all_caps_fails_at_create)"
+        );
+        return;
+    }
+    let d = Docker::new();
+    let own = fs::read_to_string("/proc/self/status").unwrap();
+    let o = d
+        .run_rm(&[
+            "--privileged",
+            IMAGE,
+            "sh",
+            "-c",
+            "cat /proc/self/status; ls /dev | grep -c .",
+        ])
+        .ok("docker run --privileged");
+    assert_eq!(
+        common::status_field(&o.stdout, "CapEff"),
+        common::status_field(&own, "CapEff"),
+        "{o:?}"
+    );
+    assert_eq!(
+        common::status_field(&o.stdout, "Seccomp"),
+        Some("0"),
+        "{o:?}"
+    );
+    // Every host device shows up, far more than the default dozen.
+    let devices: usize = o.stdout.lines().last().unwrap().trim().parse().unwrap();
+    assert!(devices > 20, "{o:?}");
+}
+
+#[test]
+fn privileged_without_all_caps_fails_at_create() {
+    if skip() {
+        return;
+    }
+    if have_all_caps() {
+        println!("skipping: this process has every capability, so --privileged works");
+        return;
+    }
+    let d = Docker::new();
+    // runc applies the capabilities before it reports the container created, so Docker
+    // sees the failure from `create` (exit 125, "OCI runtime create failed").
+    let o = d.run_rm(&["--privileged", IMAGE, "true"]);
+    assert_eq!(o.code(), Some(125), "{o:?}");
+    assert!(o.stderr.contains("OCI runtime create failed"), "{o:?}");
+    // ... and it is the capability failure, not some other one.
+    assert!(o.stderr.contains("caps"), "{o:?}");
+}
+
+#[test]
+fn mounts_bind_and_tmpfs() {
+    if skip() {
+        return;
+    }
+    let d = Docker::new();
+    let host_dir = d.path("shared");
+    fs::create_dir_all(&host_dir).unwrap();
+    fs::write(host_dir.join("hello"), "from-host\n").unwrap();
+    let ro = format!("{}:/mnt/h:ro", host_dir.display());
+    let rw = format!("{}:/mnt/w", host_dir.display());
+    let o = d
+        .run_rm(&[
+            "-v",
+            &ro,
+            "-v",
+            &rw,
+            "--tmpfs",
+            "/scratch:size=1m",
+            IMAGE,
+            "sh",
+            "-c",
+            "cat /mnt/h/hello; touch /mnt/h/x 2>/dev/null || echo ro; \
+             echo written > /mnt/w/out; grep ' /scratch ' /proc/mounts",
+        ])
+        .ok("docker run with mounts");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines[..2], ["from-host", "ro"], "{o:?}");
+    assert!(
+        lines[2].starts_with("tmpfs /scratch tmpfs rw,") && lines[2].contains("size=1024k"),
+        "{o:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(host_dir.join("out")).unwrap(),
+        "written\n"
+    );
+}
+
+#[test]
+fn init_process() {
+    if skip() {
+        return;
+    }
+    let d = Docker::new();
+    // --init bind-mounts docker-init (tini) as /sbin/docker-init and makes it pid 1.
+    let o = d.run_rm(&[
+        "--init",
+        IMAGE,
+        "sh",
+        "-c",
+        "tr '\\0' ' ' < /proc/1/cmdline; echo; exit 5",
+    ]);
+    assert_eq!(o.code(), Some(5), "{o:?}");
+    assert!(o.stdout.starts_with("/sbin/docker-init -- sh -c"), "{o:?}");
+}
