@@ -276,27 +276,51 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         nix::sys::prctl::set_child_subreaper(true)
             .map_err(|e| berth_sys::Error::call("PR_SET_CHILD_SUBREAPER", e))?;
     }
+    let direct = ns.direct_clone_flags();
+    let new_user = ns.new_user;
     let args = init::Args {
         ns,
         process: prepared,
         console: console_child,
         setup: Some(setup),
     };
-    // SAFETY: berth's runtime is single-threaded up to here (no threads are started before
-    // create), so the child gets a consistent copy of the process.
-    let stage1 =
-        match unsafe { nix::unistd::fork() }.map_err(|e| berth_sys::Error::call("fork", e))? {
-            ForkResult::Child => {
+    let first = match direct {
+        // SAFETY: berth's runtime is single-threaded up to here (no threads are started
+        // before create), so the child gets a consistent copy of the process.
+        Some(flags) => match unsafe { berth_sys::process::clone_into_namespaces(flags) }? {
+            None => {
                 drop(parent_chan);
-                init::stage1(args, child_chan)
+                init::direct(args, child_chan)
             }
-            ForkResult::Parent { child } => child,
-        };
+            Some(pid) => Pid::from_raw(pid),
+        },
+        None => {
+            // SAFETY: single-threaded, as above.
+            match unsafe { nix::unistd::fork() }.map_err(|e| berth_sys::Error::call("fork", e))? {
+                ForkResult::Child => {
+                    drop(parent_chan);
+                    init::stage1(args, child_chan)
+                }
+                ForkResult::Parent { child } => child,
+            }
+        }
+    };
     drop(args);
     drop(child_chan);
-    undo.pids.push(stage1.as_raw());
-
-    let init_pid = drive_child(&parent_chan, stage1, spec, linux, &mut record, &mut undo)?;
+    undo.pids.push(first.as_raw());
+    if direct.is_some() && new_user {
+        crate::namespaces::write_id_maps(
+            first.as_raw(),
+            linux.uid_mappings().as_deref().unwrap_or_default(),
+            linux.gid_mappings().as_deref().unwrap_or_default(),
+        )?;
+    }
+    let child = if direct.is_some() {
+        Child::Init(first)
+    } else {
+        Child::Stage1(first)
+    };
+    let init_pid = drive_child(&parent_chan, child, spec, linux, &mut record, &mut undo)?;
     record.init_pid = init_pid;
     record.init_start = berth_sys::proc::start_time(init_pid)
         .map(|(s, _)| s)
@@ -338,9 +362,28 @@ pub(crate) fn console_ends(c: &Console) -> Result<(Option<OwnedFd>, Option<Owned
 
 /// Answers the child's requests until it reports Created; returns the container's pid.
 #[allow(clippy::too_many_arguments)]
+/// The process we forked: the container process itself, or stage 1 which forks it.
+enum Child {
+    Init(Pid),
+    Stage1(Pid),
+}
+
+/// Puts the container process in its cgroup and sets its OOM score.
+fn adopt(pid: i32, spec: &Spec, undo: &Undo) -> Result<()> {
+    undo.cgroup
+        .as_deref()
+        .expect("created before the fork")
+        .add_task(pid)?;
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let path = format!("/proc/{pid}/oom_score_adj");
+        std::fs::write(&path, adj.to_string()).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
+}
+
 fn drive_child(
     chan: &Channel,
-    stage1: Pid,
+    child: Child,
     spec: &Spec,
     linux: &oci_spec::runtime::Linux,
     record: &mut Record,
@@ -351,6 +394,14 @@ fn drive_child(
     chan.send(&Msg::Ack)?;
     let mut init_pid = 0;
     let mut mounted = false;
+    let stage1 = match child {
+        Child::Init(pid) => {
+            init_pid = pid.as_raw();
+            adopt(init_pid, spec, undo)?;
+            None
+        }
+        Child::Stage1(pid) => Some(pid),
+    };
     loop {
         match chan.recv()? {
             Some(Msg::MapIds { pid }) => {
@@ -364,15 +415,10 @@ fn drive_child(
             Some(Msg::Pid { pid }) => {
                 init_pid = pid;
                 undo.pids.push(pid);
-                undo.cgroup
-                    .as_deref()
-                    .expect("created before the fork")
-                    .add_task(pid)?;
-                let _ = waitpid(stage1, None);
-                undo.pids.retain(|p| *p != stage1.as_raw());
-                if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-                    let path = format!("/proc/{pid}/oom_score_adj");
-                    std::fs::write(&path, adj.to_string()).map_err(|e| Error::io(path, e))?;
+                adopt(pid, spec, undo)?;
+                if let Some(s1) = stage1 {
+                    let _ = waitpid(s1, None);
+                    undo.pids.retain(|p| *p != s1.as_raw());
                 }
                 if mounted {
                     mounted_ready(chan, spec, record, init_pid)?;

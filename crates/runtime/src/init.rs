@@ -81,6 +81,29 @@ pub(crate) fn stage1(args: Args, chan: Channel) -> ! {
     }
 }
 
+/// The container process when created by a single clone in all its namespaces (see
+/// `NsPlan::direct_clone_flags`). Never returns.
+pub(crate) fn direct(args: Args, chan: Channel) -> ! {
+    let _ = nix::sys::prctl::set_dumpable(false);
+    if let Some(cpus) = &args.process.tuning.affinity_initial {
+        if let Err(e) = berth_sys::process::set_affinity(cpus) {
+            let e = Error::Init(format!("process.execCPUAffinity.initial: {e}"));
+            finish(&chan, Err(e))
+        }
+    }
+    // Ack: the parent wrote our id maps, if we are in a new user namespace.
+    let r = chan.wait_ack().and_then(|()| {
+        if args.ns.new_user {
+            crate::namespaces::become_root()?;
+        }
+        Ok(())
+    });
+    if let Err(e) = r {
+        finish(&chan, Err(e))
+    }
+    stage2(args, chan)
+}
+
 fn finish(chan: &Channel, r: Result<()>) -> ! {
     let code = match r {
         Ok(()) => 0,

@@ -139,13 +139,7 @@ impl NsPlan {
             chan.wait_ack()?;
         }
         if self.joins_user || self.new_user {
-            // Become the namespace's root so the mounts and files we make are owned by it.
-            let root = nix::unistd::Gid::from_raw(0);
-            nix::unistd::setresgid(root, root, root)
-                .map_err(|e| berth_sys::Error::call("setresgid(0)", e))?;
-            let root = nix::unistd::Uid::from_raw(0);
-            nix::unistd::setresuid(root, root, root)
-                .map_err(|e| berth_sys::Error::call("setresuid(0)", e))?;
+            become_root()?;
         }
         for (f, fd, path) in rest {
             setns(fd, *f, path)?;
@@ -165,6 +159,34 @@ impl NsPlan {
             })?;
         }
         Ok(())
+    }
+}
+
+/// Becomes root of the user namespace we are in, so the mounts and files we make are owned
+/// by it.
+pub(crate) fn become_root() -> Result<()> {
+    let root = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(root, root, root)
+        .map_err(|e| berth_sys::Error::call("setresgid(0)", e))?;
+    let root = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresuid(root, root, root)
+        .map_err(|e| berth_sys::Error::call("setresuid(0)", e))?;
+    Ok(())
+}
+
+impl NsPlan {
+    /// Whether a single clone can create the container process in all its namespaces:
+    /// nothing to join first, and no time namespace (whose offsets must be written before
+    /// any process is in it).
+    pub(crate) fn direct_clone_flags(&self) -> Option<libc::c_ulong> {
+        if !self.join.is_empty() || self.new.contains(CLONE_NEWTIME) {
+            return None;
+        }
+        let mut flags = self.new;
+        if self.new_user {
+            flags |= CloneFlags::CLONE_NEWUSER;
+        }
+        Some(flags.bits() as libc::c_ulong)
     }
 }
 
