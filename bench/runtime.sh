@@ -25,7 +25,13 @@ berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth-runc
 out=$PWD/bench/out
 mkdir -p "$out"
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# berth-runc re-executes itself from a read-only view of its binary unless it already runs
+# from a read-only mount (CVE-2019-5736). "berth-runc/ro" is the same binary installed on a
+# read-only mount (as /usr is on many hosts), which skips that re-exec.
+mkdir -p "$work/ro" && touch "$work/ro/berth-runc"
+mount --bind "$berth" "$work/ro/berth-runc"
+mount -o remount,bind,ro "$work/ro/berth-runc"
+trap 'umount "$work/ro/berth-runc" 2>/dev/null; rm -rf "$work"' EXIT
 
 make_bundle() { # DIR MEMORY_LIMIT_OR_EMPTY
   scripts/busybox-bundle.sh "$1"
@@ -37,8 +43,9 @@ make_bundle() { # DIR MEMORY_LIMIT_OR_EMPTY
 make_bundle "$work/plain" ""
 make_bundle "$work/mem64" $((64 << 20))
 
-declare -A bin=([berth-runc]=$berth [crun]=$(command -v crun) [runc]=$(command -v runc))
-order=(berth-runc crun runc)
+declare -A bin=([berth-runc]=$berth [berth-runc/ro]=$work/ro/berth-runc
+                [crun]=$(command -v crun) [runc]=$(command -v runc))
+order=(berth-runc berth-runc/ro crun runc)
 
 # Container creation is noisy here: the first cgroup migration waits out an RCU grace
 # period and network namespaces are torn down asynchronously. So each case runs in rounds
@@ -50,9 +57,9 @@ for case in plain mem64; do
   files=()
   for round in $(seq "$rounds"); do
     cmds=()
-    for k in 0 1 2; do
-      rt=${order[$(( (k + round) % 3 ))]}
-      cmds+=(-n "$rt" "${bin[$rt]} --root $work/state-$rt run --bundle $work/$case bench-$case-$rt")
+    for k in 0 1 2 3; do
+      rt=${order[$(( (k + round) % 4 ))]}
+      cmds+=(-n "$rt" "${bin[$rt]} --root $work/state-${rt//\//-} run --bundle $work/$case bench-$case-${rt//\//-}")
     done
     f="$out/runtime-$case-$round.json"
     hyperfine -N --warmup 10 --runs "$per_round" --export-json "$f" "${cmds[@]}" >/dev/null 2>&1
@@ -68,15 +75,15 @@ for case in plain mem64; do
   }
   read -r crun_med crun_mean crun_cpu < <(stats crun)
   echo "== lifecycle of /bin/true, $case ($((per_round * rounds)) runs each, $rounds rotated rounds)"
-  printf '%-11s %9s %9s %9s %8s %8s %10s\n' runtime median mean cpu med/crun cpu/crun "peak RSS"
+  printf '%-14s %9s %9s %9s %8s %8s %10s\n' runtime median mean cpu med/crun cpu/crun "peak RSS"
   for rt in "${order[@]}"; do
     read -r med mean cpu < <(stats "$rt")
     rss=0
     for _ in 1 2 3 4 5; do
-      r=$( { /usr/bin/time -f %M "${bin[$rt]}" --root "$work/state-$rt" run --bundle "$work/$case" "rss-$rt" >/dev/null; } 2>&1 | tail -1)
+      r=$( { /usr/bin/time -f %M "${bin[$rt]}" --root "$work/state-${rt//\//-}" run --bundle "$work/$case" "rss-${rt//\//-}" >/dev/null; } 2>&1 | tail -1)
       [ "$r" -gt "$rss" ] && rss=$r
     done
-    printf '%-11s %7.2fms %7.2fms %7.2fms %7.2fx %7.2fx %6d KiB\n' "$rt" "$med" "$mean" "$cpu" \
+    printf '%-14s %7.2fms %7.2fms %7.2fms %7.2fx %7.2fx %6d KiB\n' "$rt" "$med" "$mean" "$cpu" \
       "$(echo "$med/$crun_med" | bc -l)" "$(echo "$cpu/$crun_cpu" | bc -l)" "$rss"
   done
 done
