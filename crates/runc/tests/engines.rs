@@ -15,14 +15,13 @@
 
 mod common;
 
-use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::Out;
+use common::{run_with_input, sh_quote, Out};
 use tempfile::TempDir;
 
 /// The image every test runs.
@@ -71,67 +70,6 @@ fn limit(resource: nix::sys::resource::Resource) -> u64 {
         1_048_576
     };
     hard.min(cap)
-}
-
-/// Single-quotes `s` for sh.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// Reads a whole file from its start.
-fn read_all(f: &mut File) -> String {
-    let mut buf = Vec::new();
-    let _ = f.seek(SeekFrom::Start(0));
-    let _ = f.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-/// Runs `cmd` with `input` written to its stdin. With `keep_open` stdin stays open until the
-/// command exits (for a terminal session that must not see EOF); otherwise it is closed after
-/// the input. Kills the command and panics after `timeout`.
-#[track_caller]
-fn run_with_input(cmd: &mut Command, input: &[u8], keep_open: bool, timeout: Duration) -> Out {
-    let mut out = tempfile::tempfile().expect("tempfile");
-    let mut err = tempfile::tempfile().expect("tempfile");
-    let what = format!("{cmd:?}");
-    let started = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(out.try_clone().expect("dup"))
-        .stderr(err.try_clone().expect("dup"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    let mut stdin = child.stdin.take();
-    if let Some(s) = stdin.as_mut() {
-        s.write_all(input).expect("write stdin");
-    }
-    if !keep_open {
-        drop(stdin.take());
-    }
-    let deadline = started + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                return Out {
-                    status,
-                    stdout: read_all(&mut out),
-                    stderr: read_all(&mut err),
-                    elapsed: started.elapsed(),
-                }
-            }
-            Ok(None) if Instant::now() < deadline => sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "timeout after {timeout:?}: {what}\nstdout: {}\nstderr: {}",
-                    read_all(&mut out),
-                    read_all(&mut err)
-                );
-            }
-            Err(e) => panic!("wait {what}: {e}"),
-        }
-    }
 }
 
 /// A private podman world (storage, run dir, tmp dir, config) using berth-runc, with the
