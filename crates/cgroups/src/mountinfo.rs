@@ -41,7 +41,7 @@ pub(crate) fn v1_mounts(mountinfo: &str) -> BTreeMap<String, PathBuf> {
         for opt in super_opts.split(',') {
             if V1_CONTROLLERS.contains(&opt) || opt.starts_with("name=") {
                 out.entry(opt.to_owned())
-                    .or_insert_with(|| PathBuf::from(unescape(mountpoint)));
+                    .or_insert_with(|| PathBuf::from(berth_sys::mount::unescape(mountpoint)));
             }
         }
     }
@@ -49,30 +49,6 @@ pub(crate) fn v1_mounts(mountinfo: &str) -> BTreeMap<String, PathBuf> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as three octal digits.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let oct = &b[i + 1..i + 4];
-            if oct.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                let v = oct
-                    .iter()
-                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
-                if let Ok(v) = u8::try_from(v) {
-                    out.push(v);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,11 +72,5 @@ mod tests {
         assert_eq!(m["memory"], p("/sys/fs/cgroup/memory"));
         assert_eq!(m["name=systemd"], p("/sys/fs/cgroup/systemd"));
         assert_eq!(m.len(), 5, "{m:?}");
-    }
-
-    #[test]
-    fn unescapes_octal() {
-        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
-        assert_eq!(unescape("/mnt/x\\"), "/mnt/x\\");
     }
 }

@@ -113,20 +113,27 @@ pub fn containing_mount(path: &Path) -> Option<(std::path::PathBuf, bool)> {
     best
 }
 
-/// mountinfo escapes space, tab, newline and backslash as octal.
-fn unescape(s: &str) -> String {
+/// Undoes mountinfo's escaping of space, tab, newline and backslash as `\\ooo` octal.
+pub fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            let oct = &b[i + 1..i + 4];
+            if oct.iter().all(|d| (b'0'..=b'7').contains(d)) {
+                let v = oct
+                    .iter()
+                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+                if let Ok(v) = u8::try_from(v) {
+                    out.push(v);
+                    i += 4;
+                    continue;
+                }
+            }
         }
+        out.push(b[i]);
+        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -140,5 +147,7 @@ mod tests {
         let (point, _) = containing_mount(Path::new("/definitely/not/a/mount")).unwrap();
         assert!(Path::new("/definitely/not/a/mount").starts_with(point));
         assert_eq!(unescape("a\\040b"), "a b");
+        assert_eq!(unescape("/mnt/x\\"), "/mnt/x\\");
+        assert_eq!(unescape("/mnt/\\999"), "/mnt/\\999");
     }
 }
