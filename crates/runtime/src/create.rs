@@ -429,6 +429,10 @@ fn drive_child(
             // process is in its cgroup.
             Some(Msg::Mounted) if init_pid == 0 => mounted = true,
             Some(Msg::Mounted) => mounted_ready(chan, spec, record, init_pid)?,
+            Some(Msg::SeccompListener) => {
+                let state = state_of(record, Status::Creating);
+                crate::listener::forward(chan, spec, init_pid, &state)?;
+            }
             Some(Msg::Created) if init_pid > 0 => return Ok(init_pid),
             Some(Msg::Error { msg }) => return Err(Error::from_child(msg)),
             Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
@@ -462,7 +466,12 @@ fn mounted_ready(chan: &Channel, spec: &Spec, record: &mut Record, init_pid: i32
 
 /// The state document given to hooks.
 pub(crate) fn hook_state(record: &Record, status: Status) -> Vec<u8> {
-    let s = OciState {
+    serde_json::to_vec(&state_of(record, status)).unwrap_or_default()
+}
+
+/// The OCI state of a container being created or started.
+fn state_of(record: &Record, status: Status) -> OciState {
+    OciState {
         oci_version: state::OCI_VERSION.into(),
         id: record.id.clone(),
         pid: record.init_pid,
@@ -472,8 +481,7 @@ pub(crate) fn hook_state(record: &Record, status: Status) -> Vec<u8> {
         created: record.created.clone(),
         owner: String::new(),
         annotations: record.annotations.clone(),
-    };
-    serde_json::to_vec(&s).unwrap_or_default()
+    }
 }
 
 /// Writes a pid file atomically, as runc does (containerd reads it while we write).

@@ -95,6 +95,9 @@ pub fn exec(c: &Container, opts: ExecOptions) -> Result<Execed> {
                     pid = p;
                     let _ = waitpid(stage1, None);
                 }
+                Some(Msg::SeccompListener) => {
+                    crate::listener::forward(&parent_chan, spec, pid, &c.oci_state())?;
+                }
                 Some(Msg::Created) => return Ok(pid),
                 Some(Msg::Error { msg }) => {
                     if pid > 0 {

@@ -131,7 +131,10 @@ fn stage2(mut args: Args, chan: Channel) -> ! {
         args.process.fill_home();
         args.process.set_rlimits()?;
         let exe = args.process.lookup()?;
-        args.process.drop_privileges()?;
+        if let Some(listener) = args.process.drop_privileges()? {
+            chan.send(&Msg::SeccompListener)?;
+            berth_sys::pty::send_fd(chan.fd(), listener.as_fd(), "seccomp")?;
+        }
         chan.send(&Msg::Created)?;
         drop(args.console);
         if let Some(setup) = &args.setup {

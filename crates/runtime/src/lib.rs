@@ -18,6 +18,7 @@ pub mod exec;
 pub mod hooks;
 mod init;
 pub mod kill;
+mod listener;
 mod namespaces;
 pub mod pause;
 pub mod process;

@@ -243,17 +243,21 @@ impl Prepared {
     /// Switches to the container's user and capabilities (and loads seccomp when
     /// no_new_privs is off, as that needs CAP_SYS_ADMIN). Done before reporting Created, so
     /// that a failure here fails `create` the way runc's does, not the started container.
-    pub(crate) fn drop_privileges(&self) -> Result<()> {
+    /// Returns the seccomp notification listener when the filter sends syscalls to an
+    /// agent (it is loaded here then, whatever no_new_privs says, so the parent can still
+    /// pass the listener on during create).
+    pub(crate) fn drop_privileges(&self) -> Result<Option<std::os::fd::OwnedFd>> {
         use nix::sys::prctl;
         self.tuning.apply()?;
         if self.no_new_privs {
             prctl::set_no_new_privs()
                 .map_err(|e| berth_sys::Error::call("PR_SET_NO_NEW_PRIVS", e))?;
         }
+        let mut listener = None;
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which we drop below.
         if !self.no_new_privs {
             if let Some(f) = &self.seccomp {
-                f.load()?;
+                listener = f.load()?;
             }
         }
         self.caps.drop_bounding()?;
@@ -276,7 +280,13 @@ impl Prepared {
         nix::unistd::setresuid(uid, uid, uid)
             .map_err(|e| Error::Init(format!("setresuid {}: {e}", self.uid)))?;
         prctl::set_keepcaps(false).map_err(|e| berth_sys::Error::call("PR_SET_KEEPCAPS", e))?;
-        self.caps.apply()
+        self.caps.apply()?;
+        if self.no_new_privs {
+            if let Some(f) = self.seccomp.as_ref().filter(|f| f.notifies()) {
+                listener = f.load()?;
+            }
+        }
+        Ok(listener)
     }
 
     /// The last steps, after [`Prepared::drop_privileges`]: umask, the seccomp filter under
@@ -285,7 +295,7 @@ impl Prepared {
     pub(crate) fn exec(&self, path: &CStr) -> Result<Infallible> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(self.umask));
         if self.no_new_privs {
-            if let Some(f) = &self.seccomp {
+            if let Some(f) = self.seccomp.as_ref().filter(|f| !f.notifies()) {
                 f.load()?;
             }
         }

@@ -24,6 +24,8 @@ pub(crate) enum Msg {
     Mounted,
     /// Parent → child: the state JSON for the hooks that run inside the container.
     State { json: String },
+    /// Child → parent: the seccomp notification listener follows, as SCM_RIGHTS.
+    SeccompListener,
     /// Child → parent: the container is created and waits for start.
     Created,
     /// Child → parent: something failed; the message says what.
@@ -77,6 +79,10 @@ impl Channel {
         serde_json::from_slice(&buf[..n])
             .map(Some)
             .map_err(|e| Error::Init(format!("bad sync message: {e}")))
+    }
+
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.fd)
     }
 
     /// Waits for `Ack`; anything else means the other side gave up.

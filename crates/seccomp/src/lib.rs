@@ -121,7 +121,7 @@ impl Filter {
     /// Performs one syscall and no allocation (the error values carry only an errno or a thread
     /// id), so it is safe to call in a child between `fork` and `exec`. The caller must have set
     /// `PR_SET_NO_NEW_PRIVS` or hold `CAP_SYS_ADMIN`.
-    pub fn load(&self) -> Result<(), Error> {
+    pub fn load(&self) -> Result<Option<std::os::fd::OwnedFd>, Error> {
         let prog = libc::sock_fprog {
             // compile() guarantees len <= MAX_INSTRUCTIONS, which fits in u16.
             len: self.program.len() as libc::c_ushort,
@@ -138,10 +138,24 @@ impl Filter {
             )
         };
         match ret {
-            0 => Ok(()),
             r if r < 0 => Err(Error::Load(io::Error::last_os_error())),
+            fd if self.notifies() => {
+                // SAFETY: with SECCOMP_FILTER_FLAG_NEW_LISTENER the kernel returns a new fd
+                // (the notification listener) that nobody else owns.
+                Ok(Some(unsafe {
+                    std::os::fd::FromRawFd::from_raw_fd(fd as std::os::fd::RawFd)
+                }))
+            }
+            0 => Ok(None),
             tid => Err(Error::Tsync { tid }),
         }
+    }
+
+    /// Whether some syscalls are sent to a user-space agent (SCMP_ACT_NOTIFY): then
+    /// [`Filter::load`] returns the listener fd, for the caller to pass to
+    /// `linux.seccomp.listenerPath`.
+    pub fn notifies(&self) -> bool {
+        self.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
     }
 
     /// Non-fatal findings, e.g. syscall names libseccomp does not know, for the caller to log.
@@ -208,6 +222,11 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter, Error> {
             })?;
     }
 
+    let notify = s.default_action() == LinuxSeccompAction::ScmpActNotify
+        || s.syscalls()
+            .iter()
+            .flatten()
+            .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify);
     let mut flags: libc::c_ulong = 0;
     for flag in s.flags().iter().flatten() {
         flags |= match flag {
@@ -216,8 +235,8 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter, Error> {
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
                 libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
             }
-            // The kernel rejects this flag unless a notify listener is requested, and listeners
-            // are not supported yet; dropping it keeps profiles that set it loadable.
+            // The kernel rejects this flag unless a notify listener is requested.
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv if notify => 1 << 5,
             LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
                 warnings.push(format!(
                     "seccomp flag {flag} ignored: it only applies to SCMP_ACT_NOTIFY"
@@ -225,6 +244,21 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter, Error> {
                 0
             }
         };
+    }
+    if notify {
+        if s.listener_path().is_none() {
+            return Err(Error::Unsupported {
+                what: "SCMP_ACT_NOTIFY without linux.seccomp.listenerPath".into(),
+            });
+        }
+        // The kernel refuses TSYNC together with a listener (its return value would be
+        // ambiguous); the runtime is single-threaded when it loads the filter anyway.
+        if flags & libc::SECCOMP_FILTER_FLAG_TSYNC != 0 {
+            warnings
+                .push("seccomp flag SECCOMP_FILTER_FLAG_TSYNC ignored with SCMP_ACT_NOTIFY".into());
+            flags &= !libc::SECCOMP_FILTER_FLAG_TSYNC;
+        }
+        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
     }
 
     for syscall in s.syscalls().iter().flatten() {
@@ -339,11 +373,7 @@ fn action(
             Some(v) => ret16(v)?,
             None => libc::EPERM as u16,
         }),
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err(Error::Unsupported {
-                what: format!("action {act} (in {origin})"),
-            })
-        }
+        LinuxSeccompAction::ScmpActNotify => plain(ScmpAction::Notify, warnings),
     })
 }
 
