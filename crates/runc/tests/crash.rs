@@ -70,3 +70,23 @@ fn run_killed_leaves_a_manageable_container() {
     c.cli(&["delete", &c.id]).ok("delete");
     c.assert_nothing_left();
 }
+
+/// Killed between `mkdir` of the state dir and the first state write: only the directory
+/// exists. It shows as stopped, and delete removes it, so the id can be used again.
+#[test]
+fn bare_state_dir_is_repaired_by_delete() {
+    if skip_if_not_root() {
+        return;
+    }
+    if kind() != Kind::Berth {
+        println!("skipping for this runtime: berth-runc's own state layout");
+        return;
+    }
+    let mut c = Ctr::new("crash-bare");
+    c.args(&["true"]);
+    std::fs::create_dir_all(c.state_dir()).unwrap();
+    assert_eq!(c.status().as_deref(), Some("stopped"));
+    c.cli(&["delete", &c.id]).ok("delete of a bare state dir");
+    c.run().ok("the id is free again");
+    c.assert_nothing_left();
+}

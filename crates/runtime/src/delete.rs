@@ -8,6 +8,11 @@ use crate::{Error, Result};
 /// Deletes the container. Returns poststop hook failures as warnings.
 pub fn delete(c: &Container, force: bool) -> Result<Vec<String>> {
     let status = c.status();
+    if c.record.cgroup_path.is_empty() {
+        // Only a directory, from a create killed before it saved any state.
+        std::fs::remove_dir_all(&c.dir).map_err(|e| Error::io(&c.dir, e))?;
+        return Ok(Vec::new());
+    }
     let cgroup = c.cgroup()?;
     match status {
         Status::Stopped => {}

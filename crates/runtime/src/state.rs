@@ -138,7 +138,24 @@ impl Container {
         let data = match std::fs::read(&file) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotFound(id.to_string()))
+                // A create killed between making the directory and saving the state leaves
+                // just the directory: show it as stopped, so that delete removes it.
+                if dir.is_dir() {
+                    let record = Record {
+                        id: id.to_string(),
+                        bundle: PathBuf::new(),
+                        rootfs: PathBuf::new(),
+                        created: String::new(),
+                        init_pid: 0,
+                        init_start: 0,
+                        cgroup_path: String::new(),
+                        creator_pid: 0,
+                        creator_start: 0,
+                        annotations: Default::default(),
+                    };
+                    return Ok(Container::new(root.to_path_buf(), dir, record));
+                }
+                return Err(Error::NotFound(id.to_string()));
             }
             Err(e) => return Err(Error::io(&file, e)),
         };
