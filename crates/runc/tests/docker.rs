@@ -30,7 +30,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::{read_all, run_with_input, sh_quote, Out};
+use common::engine::{self, which, Engine, EngineKind, TIMEOUT};
+use common::read_all;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tempfile::TempDir;
@@ -39,8 +40,6 @@ use tempfile::TempDir;
 const IMAGE: &str = "berth-bb";
 /// The name berth-runc is registered under (`--add-runtime berth=...`).
 const RUNTIME: &str = "berth";
-/// Timeout of one docker command.
-const DOCKER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long dockerd (and its containerd) may take to come up, and to shut down.
 const DAEMON_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -49,18 +48,6 @@ const DAEMON_TIMEOUT: Duration = Duration::from_secs(30);
 /// with ERANGE, so no Docker container starts (runc skips a zero weight).
 const BLKIO_BUG: &str = "berth-runc: cgroup v1 blkio writes Docker's blockIO.weight 0 \
                          (ERANGE on blkio.bfq.weight), so every docker run fails";
-
-/// `name` found in `$PATH` (or the usual sbin dirs), as an executable file.
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| {
-            use std::os::unix::fs::PermissionsExt;
-            fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
 
 /// Returns true (after printing the reason) when these tests cannot run here.
 fn skip() -> bool {
@@ -156,21 +143,7 @@ impl Docker {
             base,
         };
         d.start_daemon();
-        let rootfs = d.base.path().join("rootfs");
-        common::make_rootfs(&rootfs);
-        let tar = d.base.path().join("rootfs.tar");
-        common::run_cmd(
-            Command::new(which("tar").expect("tar is installed"))
-                .arg("-C")
-                .arg(&rootfs)
-                .arg("-cf")
-                .arg(&tar)
-                .arg("."),
-            DOCKER_TIMEOUT,
-        )
-        .ok("tar the busybox rootfs");
-        d.run(&["import", tar.to_str().unwrap(), IMAGE])
-            .ok("docker import");
+        engine::import_busybox(&d, d.base.path());
         d
     }
 
@@ -223,7 +196,7 @@ impl Docker {
         loop {
             let o = common::run_cmd(
                 &mut self.cmd(&["version", "--format", "{{.Server.Version}}"]),
-                DOCKER_TIMEOUT,
+                TIMEOUT,
             );
             if o.success() {
                 return;
@@ -239,99 +212,8 @@ impl Docker {
         }
     }
 
-    /// `docker -H <our socket> <args...>` as a Command.
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.docker);
-        c.env("DOCKER_CONFIG", self.path("cli"))
-            .env_remove("DOCKER_HOST")
-            .env_remove("DOCKER_CONTEXT")
-            .env_remove("DOCKER_TLS_VERIFY")
-            .env_remove("DOCKER_CERT_PATH")
-            .env_remove("DOCKER_API_VERSION")
-            .args(["-H", &self.sock()])
-            .args(args);
-        c
-    }
-
-    /// The docker command line as one sh-quoted string (for `script -c`).
-    fn cmd_line(&self, args: &[&str]) -> String {
-        let c = self.cmd(args);
-        let mut words = vec!["env".to_string()];
-        words.extend(
-            c.get_envs()
-                .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?))),
-        );
-        for k in c.get_envs().filter(|(_, v)| v.is_none()).map(|(k, _)| k) {
-            words.insert(1, format!("-u{}", k.to_string_lossy()));
-        }
-        words.push(c.get_program().to_string_lossy().into_owned());
-        words.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
-        words
-            .iter()
-            .map(|w| sh_quote(w))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// Runs docker to completion (stdin from /dev/null).
-    #[track_caller]
-    fn run(&self, args: &[&str]) -> Out {
-        common::run_cmd(&mut self.cmd(args), DOCKER_TIMEOUT)
-    }
-
-    /// `docker run --rm --runtime berth --network none <args...>`.
-    #[track_caller]
-    fn run_rm(&self, args: &[&str]) -> Out {
-        let mut v = vec!["run", "--rm", "--runtime", RUNTIME, "--network", "none"];
-        v.extend_from_slice(args);
-        self.run(&v)
-    }
-
-    /// `docker run -d --name NAME --runtime berth --network none <args...>`.
-    #[track_caller]
-    fn run_detached(&self, name: &str, args: &[&str]) {
-        let mut v = vec![
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--runtime",
-            RUNTIME,
-            "--network",
-            "none",
-        ];
-        v.extend_from_slice(args);
-        self.run(&v).ok("docker run -d");
-    }
-
-    /// `docker inspect --format FORMAT NAME`, trimmed.
-    #[track_caller]
-    fn inspect(&self, name: &str, format: &str) -> String {
-        self.run(&["inspect", "--format", format, name])
-            .ok("docker inspect")
-            .out()
-            .to_string()
-    }
-
-    /// Polls `{{.State.Status}}` until it is `want`; panics after 10 s.
-    #[track_caller]
-    fn wait_status(&self, name: &str, want: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let s = self.inspect(name, "{{.State.Status}}");
-            if s == want {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "container {name} never became {want}: still {s}"
-            );
-            sleep(Duration::from_millis(50));
-        }
-    }
-
     /// Runs a docker command in the background, discarding its output, for teardown: never
-    /// panics, gives up after `DOCKER_TIMEOUT`.
+    /// panics, gives up after `TIMEOUT`.
     fn quiet(&self, args: &[&str]) -> String {
         let Ok(mut out) = tempfile::tempfile() else {
             return String::new();
@@ -348,7 +230,7 @@ impl Docker {
         else {
             return String::new();
         };
-        if !wait_exit(&mut child, DOCKER_TIMEOUT) {
+        if !wait_exit(&mut child, TIMEOUT) {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -436,6 +318,38 @@ impl Docker {
     }
 }
 
+impl Engine for Docker {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Docker
+    }
+
+    fn name(&self) -> &str {
+        "docker"
+    }
+
+    fn image(&self) -> &str {
+        IMAGE
+    }
+
+    fn run_flags(&self) -> Vec<&str> {
+        vec!["--runtime", RUNTIME, "--network", "none"]
+    }
+
+    /// `docker -H <our socket> <args...>` as a Command.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.docker);
+        c.env("DOCKER_CONFIG", self.path("cli"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .env_remove("DOCKER_API_VERSION")
+            .args(["-H", &self.sock()])
+            .args(args);
+        c
+    }
+}
+
 impl Drop for Docker {
     fn drop(&mut self) {
         // Never panic here (it may run while unwinding): just try everything.
@@ -463,15 +377,6 @@ impl Drop for Docker {
     }
 }
 
-/// `script -qec CMD /dev/null`: runs a shell command line on a fresh pty (util-linux
-/// `script`), so docker sees a terminal on its stdin/stdout. None when `script` is missing.
-fn script_cmd(line: &str) -> Option<Command> {
-    let script = which("script")?;
-    let mut c = Command::new(script);
-    c.args(["-qec", line, "/dev/null"]);
-    Some(c)
-}
-
 /// This process's bounding set has every capability the kernel knows (then `--privileged`
 /// can grant them all).
 fn have_all_caps() -> bool {
@@ -496,13 +401,7 @@ fn run_rm_echo() {
     if skip() {
         return;
     }
-    let d = Docker::new();
-    let o = d.run_rm(&[IMAGE, "echo", "hi"]);
-    assert!(o.success(), "{BLKIO_BUG}: {o:?}");
-    assert_eq!(o.stdout, "hi\n", "{o:?}");
-    // --rm removed the container.
-    let ps = d.run(&["ps", "-aq"]).ok("docker ps -aq");
-    assert_eq!(ps.out(), "", "{ps:?}");
+    engine::scenario_run_rm_echo(&Docker::new(), BLKIO_BUG);
 }
 
 #[test]
@@ -511,38 +410,8 @@ fn run_exit_codes_and_stdin() {
         return;
     }
     let d = Docker::new();
-    let o = d.run_rm(&[IMAGE, "sh", "-c", "exit 3"]);
-    assert_eq!(o.code(), Some(3), "{o:?}");
-    // Docker maps the runtime's create error (read from the shim's --log file) to 127 (not
-    // found) and 126 (not executable).
-    let o = d.run_rm(&[IMAGE, "/nonexistent"]);
-    assert_eq!(o.code(), Some(127), "{o:?}");
-    assert!(o.stderr.contains("/nonexistent"), "{o:?}");
-    let o = d.run_rm(&[IMAGE, "no-such-command"]);
-    assert_eq!(o.code(), Some(127), "{o:?}");
-    assert!(o.stderr.contains("executable file not found"), "{o:?}");
-    let o = d.run_rm(&[IMAGE, "/etc/passwd"]);
-    assert_eq!(o.code(), Some(126), "{o:?}");
-    assert!(o.all_lower().contains("permission denied"), "{o:?}");
-
-    let o = run_with_input(
-        &mut d.cmd(&[
-            "run",
-            "--rm",
-            "-i",
-            "--runtime",
-            RUNTIME,
-            "--network",
-            "none",
-            IMAGE,
-            "sh",
-        ]),
-        b"echo from-stdin\nexit 6\n",
-        false,
-        DOCKER_TIMEOUT,
-    );
-    assert_eq!(o.code(), Some(6), "{o:?}");
-    assert_eq!(o.stdout, "from-stdin\n", "{o:?}");
+    engine::scenario_run_exit_codes(&d);
+    engine::scenario_stdin_is_forwarded(&d);
 }
 
 #[test]
@@ -552,86 +421,17 @@ fn detached_exec_stop_start_restart_rm() {
     }
     let d = Docker::new();
     let name = "berth-detached";
-    d.run_detached(
-        name,
-        &[
-            IMAGE,
-            "sh",
-            "-c",
-            "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
-        ],
-    );
-    let ps = d
-        .run(&["ps", "--format", "{{.Names}} {{.Status}}"])
-        .ok("docker ps");
-    assert!(ps.stdout.contains(&format!("{name} Up")), "{ps:?}");
-
-    // exec: output, exit code, options, stdin (runtime `exec --process FILE --detach`).
-    let o = d.run(&["exec", name, "sh", "-c", "echo in-exec; exit 5"]);
-    assert_eq!(o.code(), Some(5), "{o:?}");
-    assert_eq!(o.stdout, "in-exec\n", "{o:?}");
-    let o = d
-        .run(&[
-            "exec",
-            "-u",
-            "1000",
-            "-w",
-            "/tmp",
-            "-e",
-            "X=y",
-            name,
-            "sh",
-            "-c",
-            "id -u; pwd; echo $X",
-        ])
-        .ok("docker exec with options");
-    assert_eq!(o.stdout, "1000\n/tmp\ny\n", "{o:?}");
-    let o = run_with_input(
-        &mut d.cmd(&["exec", "-i", name, "cat"]),
-        b"piped-in\n",
-        false,
-        DOCKER_TIMEOUT,
-    );
-    assert!(o.success(), "{o:?}");
-    assert_eq!(o.stdout, "piped-in\n", "{o:?}");
-    d.run(&["exec", "-d", name, "sleep", "30"])
-        .ok("docker exec -d");
-    // runtime `ps --format json`
-    let top = d.run(&["top", name]).ok("docker top");
-    assert!(top.stdout.contains("sleep 30"), "{top:?}");
-
-    let logs = d.run(&["logs", name]).ok("docker logs");
-    assert!(logs.stdout.contains("ready"), "{logs:?}");
-
-    // stop sends SIGTERM (runtime `kill ID 15`): the trap exits 7.
-    d.run(&["stop", "-t", "10", name]).ok("docker stop");
-    assert_eq!(
-        d.inspect(name, "{{.State.Status}} {{.State.ExitCode}}"),
-        "exited 7"
-    );
-    let logs = d.run(&["logs", name]).ok("docker logs");
-    assert!(logs.stdout.contains("got-term"), "{logs:?}");
-
-    // Start it again (a new create/start of the same container), then restart it.
-    d.run(&["start", name]).ok("docker start");
-    d.wait_status(name, "running");
-    d.run(&["restart", "-t", "10", name]).ok("docker restart");
-    d.wait_status(name, "running");
-    let o = d
-        .run(&["exec", name, "echo", "alive"])
-        .ok("exec after restart");
-    assert_eq!(o.out(), "alive");
+    engine::scenario_detached_exec_stop_start(&d, name);
 
     // kill -s TERM reaches the trap too.
-    d.run(&["kill", "-s", "TERM", name])
+    d.cli(&["kill", "-s", "TERM", name])
         .ok("docker kill -s TERM");
-    let w = d.run(&["wait", name]).ok("docker wait");
+    let w = d.cli(&["wait", name]).ok("docker wait");
     assert_eq!(w.out(), "7", "{w:?}");
 
-    d.run(&["start", name]).ok("docker start");
-    d.run(&["rm", "-f", name]).ok("docker rm -f");
-    let ps = d.run(&["ps", "-aq"]).ok("docker ps -aq");
-    assert_eq!(ps.out(), "", "{ps:?}");
+    d.cli(&["start", name]).ok("docker start");
+    d.cli(&["rm", "-f", name]).ok("docker rm -f");
+    d.assert_no_containers();
 }
 
 #[test]
@@ -639,35 +439,7 @@ fn tty_run_and_exec() {
     if skip() {
         return;
     }
-    let d = Docker::new();
-    let line = d.cmd_line(&[
-        "run",
-        "--rm",
-        "-t",
-        "--runtime",
-        RUNTIME,
-        "--network",
-        "none",
-        IMAGE,
-        "sh",
-        "-c",
-        "tty; [ -t 1 ] && echo stdout-is-tty; exit 4",
-    ]);
-    let Some(mut c) = script_cmd(&line) else {
-        println!("skipping: util-linux `script` is not installed");
-        return;
-    };
-    let o = common::run_cmd(&mut c, DOCKER_TIMEOUT);
-    assert_eq!(o.code(), Some(4), "{o:?}");
-    assert!(o.stdout.contains("/dev/pts/0"), "{o:?}");
-    assert!(o.stdout.contains("stdout-is-tty\r"), "{o:?}");
-
-    let name = "berth-tty";
-    d.run_detached(name, &[IMAGE, "sleep", "1000"]);
-    let line = d.cmd_line(&["exec", "-t", name, "sh", "-c", "tty; exit 2"]);
-    let o = common::run_cmd(&mut script_cmd(&line).unwrap(), DOCKER_TIMEOUT);
-    assert_eq!(o.code(), Some(2), "{o:?}");
-    assert!(o.stdout.contains("/dev/pts/"), "{o:?}");
+    engine::scenario_tty_run_and_exec(&Docker::new());
 }
 
 #[test]
@@ -675,32 +447,7 @@ fn interactive_tty() {
     if skip() {
         return;
     }
-    let d = Docker::new();
-    let line = d.cmd_line(&[
-        "run",
-        "--rm",
-        "-it",
-        "--runtime",
-        RUNTIME,
-        "--network",
-        "none",
-        IMAGE,
-        "sh",
-    ]);
-    let Some(mut c) = script_cmd(&line) else {
-        println!("skipping: util-linux `script` is not installed");
-        return;
-    };
-    // Keep stdin open: an EOF would reach the shell as ^D before it read the line.
-    let o = run_with_input(
-        &mut c,
-        b"tty; [ -t 0 ] && echo stdin-is-tty; exit 9\n",
-        true,
-        DOCKER_TIMEOUT,
-    );
-    assert_eq!(o.code(), Some(9), "{o:?}");
-    assert!(o.stdout.contains("/dev/pts/0\r\n"), "{o:?}");
-    assert!(o.stdout.contains("stdin-is-tty\r\n"), "{o:?}");
+    engine::scenario_interactive_tty(&Docker::new());
 }
 
 #[test]
@@ -708,23 +455,7 @@ fn pause_unpause_kill() {
     if skip() {
         return;
     }
-    let d = Docker::new();
-    let name = "berth-pause";
-    d.run_detached(name, &[IMAGE, "sleep", "1000"]);
-    d.run(&["pause", name]).ok("docker pause");
-    assert_eq!(d.inspect(name, "{{.State.Status}}"), "paused");
-    // Docker refuses to exec into a paused container.
-    let o = d.run(&["exec", name, "true"]);
-    assert!(!o.success(), "{o:?}");
-    d.run(&["unpause", name]).ok("docker unpause");
-    assert_eq!(d.inspect(name, "{{.State.Status}}"), "running");
-    d.run(&["exec", name, "true"]).ok("exec after unpause");
-
-    // docker kill defaults to SIGKILL (runtime `kill ID 9`).
-    d.run(&["kill", name]).ok("docker kill");
-    let w = d.run(&["wait", name]).ok("docker wait");
-    assert_eq!(w.out(), "137", "{w:?}");
-    d.run(&["rm", name]).ok("docker rm");
+    engine::scenario_pause_unpause_kill(&Docker::new());
 }
 
 #[test]
@@ -732,35 +463,19 @@ fn cgroup_limits_update_stats() {
     if skip() {
         return;
     }
-    if common::host_sh("stat -fc %T /sys/fs/cgroup").out() == "cgroup2fs" {
-        println!("skipping: the checks read cgroup v1 files and this host is cgroup v2");
+    if engine::skip_unless_cgroup_v1() {
         return;
     }
     let d = Docker::new();
-    let o = d
-        .run_rm(&[
-            "--memory",
-            "64m",
-            "--pids-limit",
-            "50",
-            "--cpus",
-            "0.5",
-            IMAGE,
-            "cat",
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/pids/pids.max",
-            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
-        ])
-        .ok("docker run with limits");
-    assert_eq!(o.stdout, "67108864\n50\n50000\n", "{o:?}");
+    engine::scenario_cgroup_limits(&d);
 
     let name = "berth-update";
     d.run_detached(name, &["--memory", "64m", IMAGE, "sleep", "1000"]);
     // runtime `update --resources - ID`, the resources JSON on stdin.
-    d.run(&["update", "--memory", "128m", "--memory-swap", "256m", name])
+    d.cli(&["update", "--memory", "128m", "--memory-swap", "256m", name])
         .ok("docker update --memory");
     let o = d
-        .run(&[
+        .cli(&[
             "exec",
             name,
             "cat",
@@ -770,10 +485,10 @@ fn cgroup_limits_update_stats() {
         .ok("read memory limits");
     assert_eq!(o.stdout, "134217728\n268435456\n", "{o:?}");
     // This update carries memory limit 0 (unchanged): the memory limit must stay.
-    d.run(&["update", "--cpus", "1.5", "--pids-limit", "77", name])
+    d.cli(&["update", "--cpus", "1.5", "--pids-limit", "77", name])
         .ok("docker update --cpus --pids-limit");
     let o = d
-        .run(&[
+        .cli(&[
             "exec",
             name,
             "cat",
@@ -785,7 +500,7 @@ fn cgroup_limits_update_stats() {
     assert_eq!(o.stdout, "150000\n77\n134217728\n", "{o:?}");
     // containerd reads the cgroup stats itself; the runtime must have put them there.
     let st = d
-        .run(&[
+        .cli(&[
             "stats",
             "--no-stream",
             "--format",
@@ -796,7 +511,7 @@ fn cgroup_limits_update_stats() {
     assert!(st.out().starts_with(name), "{st:?}");
     assert!(st.out().contains("/ 128MiB"), "{st:?}");
     assert!(st.out().ends_with(" 1"), "{st:?}");
-    d.run(&["rm", "-f", name]).ok("docker rm -f");
+    d.cli(&["rm", "-f", name]).ok("docker rm -f");
 }
 
 #[test]
@@ -806,7 +521,7 @@ fn oom_killed() {
     }
     let d = Docker::new();
     let name = "berth-oom";
-    let o = d.run(&[
+    let o = d.cli(&[
         "run",
         "--name",
         name,
@@ -828,7 +543,7 @@ fn oom_killed() {
         d.inspect(name, "{{.State.OOMKilled}} {{.State.ExitCode}}"),
         "true 137"
     );
-    d.run(&["rm", name]).ok("docker rm");
+    d.cli(&["rm", name]).ok("docker rm");
 }
 
 #[test]
@@ -837,36 +552,8 @@ fn security_options() {
         return;
     }
     let d = Docker::new();
-    let o = d.run_rm(&["--read-only", IMAGE, "touch", "/x"]);
-    assert_eq!(o.code(), Some(1), "{o:?}");
-    assert!(o.all_lower().contains("read-only file system"), "{o:?}");
-
-    let o = d
-        .run_rm(&[
-            "--cap-drop",
-            "ALL",
-            IMAGE,
-            "grep",
-            "Cap",
-            "/proc/self/status",
-        ])
-        .ok("docker run --cap-drop ALL");
-    for f in ["CapPrm", "CapEff", "CapBnd"] {
-        assert_eq!(
-            common::status_field(&o.stdout, f),
-            Some("0000000000000000"),
-            "{f}: {o:?}"
-        );
-    }
-    // Docker's default capabilities and seccomp profile (filter mode).
-    let o = d
-        .run_rm(&[IMAGE, "cat", "/proc/self/status"])
-        .ok("docker run default security");
-    assert_eq!(
-        common::status_field(&o.stdout, "Seccomp"),
-        Some("2"),
-        "{o:?}"
-    );
+    // Docker's default capabilities (and, checked in the scenario, seccomp profile).
+    let o = engine::scenario_security_options(&d);
     assert_eq!(
         common::status_field(&o.stdout, "NoNewPrivs"),
         Some("0"),
@@ -893,27 +580,6 @@ fn security_options() {
             ])
             .as_str()
         ),
-        "{o:?}"
-    );
-    let o = d
-        .run_rm(&[
-            "--security-opt",
-            "seccomp=unconfined",
-            "--security-opt",
-            "no-new-privileges",
-            IMAGE,
-            "cat",
-            "/proc/self/status",
-        ])
-        .ok("docker run seccomp=unconfined no-new-privileges");
-    assert_eq!(
-        common::status_field(&o.stdout, "Seccomp"),
-        Some("0"),
-        "{o:?}"
-    );
-    assert_eq!(
-        common::status_field(&o.stdout, "NoNewPrivs"),
-        Some("1"),
         "{o:?}"
     );
     // no-new-privileges with the default profile: the filter is loaded after the drop.

@@ -21,29 +21,15 @@ use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::{run_with_input, sh_quote, Out};
+use common::engine::{self, which, Engine, EngineKind, TIMEOUT};
 use tempfile::TempDir;
 
 /// The image every test runs.
 const IMAGE: &str = "localhost/berth-bb";
-/// Timeout of one podman command.
-const PODMAN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The berth-runc binary under test (podman's `--runtime`).
 fn berth_runc() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_berth-runc"))
-}
-
-/// `name` found in `$PATH` (or the usual sbin dirs), as an executable file.
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| {
-            use std::os::unix::fs::PermissionsExt;
-            fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 /// Returns true (after printing the reason) when these tests cannot run here.
@@ -106,26 +92,30 @@ impl Podman {
             podman: which("podman").expect("podman is installed"),
             runtime: berth_runc(),
         };
-        let rootfs = p.base.path().join("rootfs");
-        common::make_rootfs(&rootfs);
-        let tar = p.base.path().join("rootfs.tar");
-        common::run_cmd(
-            Command::new(which("tar").expect("tar is installed"))
-                .arg("-C")
-                .arg(&rootfs)
-                .arg("-cf")
-                .arg(&tar)
-                .arg("."),
-            PODMAN_TIMEOUT,
-        )
-        .ok("tar the busybox rootfs");
-        p.run(&["import", tar.to_str().unwrap(), IMAGE])
-            .ok("podman import");
+        engine::import_busybox(&p, p.base.path());
         p
     }
 
     fn dir(&self, name: &str) -> String {
         self.base.path().join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Engine for Podman {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Podman
+    }
+
+    fn name(&self) -> &str {
+        "podman"
+    }
+
+    fn image(&self) -> &str {
+        IMAGE
+    }
+
+    fn run_flags(&self) -> Vec<&str> {
+        vec!["--network", "none"]
     }
 
     /// `podman <global flags> <args...>` as a Command.
@@ -145,73 +135,6 @@ impl Podman {
             .args(args);
         c
     }
-
-    /// The podman command line as one sh-quoted string (for `script -c`).
-    fn cmd_line(&self, args: &[&str]) -> String {
-        let c = self.cmd(args);
-        let mut v = vec![c.get_program().to_string_lossy().into_owned()];
-        v.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
-        let env: Vec<String> = c
-            .get_envs()
-            .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
-            .collect();
-        let mut words = vec!["env".to_string()];
-        words.extend(env);
-        words.extend(v);
-        words
-            .iter()
-            .map(|w| sh_quote(w))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
-    /// Runs podman to completion (stdin from /dev/null).
-    #[track_caller]
-    fn run(&self, args: &[&str]) -> Out {
-        common::run_cmd(&mut self.cmd(args), PODMAN_TIMEOUT)
-    }
-
-    /// `podman run --rm --network none <args...>`.
-    #[track_caller]
-    fn run_rm(&self, args: &[&str]) -> Out {
-        let mut v = vec!["run", "--rm", "--network", "none"];
-        v.extend_from_slice(args);
-        self.run(&v)
-    }
-
-    /// `podman run -d --name NAME --network none <args...>`: starts a detached container.
-    #[track_caller]
-    fn run_detached(&self, name: &str, args: &[&str]) {
-        let mut v = vec!["run", "-d", "--name", name, "--network", "none"];
-        v.extend_from_slice(args);
-        self.run(&v).ok("podman run -d");
-    }
-
-    /// `podman inspect --format FORMAT NAME`, trimmed.
-    #[track_caller]
-    fn inspect(&self, name: &str, format: &str) -> String {
-        self.run(&["inspect", "--format", format, name])
-            .ok("podman inspect")
-            .out()
-            .to_string()
-    }
-
-    /// Polls `{{.State.Status}}` until it is `want`; panics after 10 s.
-    #[track_caller]
-    fn wait_status(&self, name: &str, want: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let s = self.inspect(name, "{{.State.Status}}");
-            if s == want {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "container {name} never became {want}: still {s}"
-            );
-            sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 impl Drop for Podman {
@@ -227,7 +150,7 @@ impl Drop for Podman {
             else {
                 return;
             };
-            let deadline = Instant::now() + PODMAN_TIMEOUT;
+            let deadline = Instant::now() + TIMEOUT;
             while let Ok(None) = child.try_wait() {
                 if Instant::now() > deadline {
                     let _ = child.kill();
@@ -256,26 +179,12 @@ impl Drop for Podman {
     }
 }
 
-/// `script -qec CMD /dev/null`: runs a shell command line on a fresh pty (util-linux
-/// `script`), so podman sees a terminal on its stdin/stdout. None when `script` is missing.
-fn script_cmd(line: &str) -> Option<Command> {
-    let script = which("script")?;
-    let mut c = Command::new(script);
-    c.args(["-qec", line, "/dev/null"]);
-    Some(c)
-}
-
 #[test]
 fn run_rm_echo() {
     if skip() {
         return;
     }
-    let p = Podman::new();
-    let o = p.run_rm(&[IMAGE, "echo", "hi"]).ok("podman run --rm echo");
-    assert_eq!(o.stdout, "hi\n", "{o:?}");
-    // --rm removed the container.
-    let ps = p.run(&["ps", "-aq"]).ok("podman ps -aq");
-    assert_eq!(ps.out(), "", "{ps:?}");
+    engine::scenario_run_rm_echo(&Podman::new(), "podman run --rm echo failed");
 }
 
 #[test]
@@ -283,19 +192,7 @@ fn run_exit_codes() {
     if skip() {
         return;
     }
-    let p = Podman::new();
-    let o = p.run_rm(&[IMAGE, "sh", "-c", "exit 3"]);
-    assert_eq!(o.code(), Some(3), "{o:?}");
-    // podman maps the runtime's create error to 127 (not found) and 126 (not executable),
-    // like it does for runc and crun.
-    let o = p.run_rm(&[IMAGE, "/nonexistent"]);
-    assert_eq!(o.code(), Some(127), "{o:?}");
-    assert!(o.all_lower().contains("nonexistent"), "{o:?}");
-    let o = p.run_rm(&[IMAGE, "no-such-command"]);
-    assert_eq!(o.code(), Some(127), "{o:?}");
-    let o = p.run_rm(&[IMAGE, "/etc/passwd"]);
-    assert_eq!(o.code(), Some(126), "{o:?}");
-    assert!(o.all_lower().contains("permission denied"), "{o:?}");
+    engine::scenario_run_exit_codes(&Podman::new());
 }
 
 #[test]
@@ -336,15 +233,7 @@ fn stdin_is_forwarded() {
     if skip() {
         return;
     }
-    let p = Podman::new();
-    let o = run_with_input(
-        &mut p.cmd(&["run", "--rm", "-i", "--network", "none", IMAGE, "sh"]),
-        b"echo from-stdin\nexit 6\n",
-        false,
-        PODMAN_TIMEOUT,
-    );
-    assert_eq!(o.code(), Some(6), "{o:?}");
-    assert_eq!(o.stdout, "from-stdin\n", "{o:?}");
+    engine::scenario_stdin_is_forwarded(&Podman::new());
 }
 
 #[test]
@@ -354,75 +243,9 @@ fn detached_exec_stop_start_rm() {
     }
     let p = Podman::new();
     let name = "berth-detached";
-    p.run_detached(
-        name,
-        &[
-            IMAGE,
-            "sh",
-            "-c",
-            "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
-        ],
-    );
-    let ps = p
-        .run(&["ps", "--format", "{{.Names}} {{.Status}}"])
-        .ok("podman ps");
-    assert!(ps.stdout.contains(&format!("{name} Up")), "{ps:?}");
-
-    // exec: output, exit code, options, stdin.
-    let o = p.run(&["exec", name, "sh", "-c", "echo in-exec; hostname; exit 5"]);
-    assert_eq!(o.code(), Some(5), "{o:?}");
-    assert!(o.stdout.starts_with("in-exec\n"), "{o:?}");
-    let o = p
-        .run(&[
-            "exec",
-            "--user",
-            "1000",
-            "-w",
-            "/tmp",
-            "-e",
-            "X=y",
-            name,
-            "sh",
-            "-c",
-            "id -u; pwd; echo $X",
-        ])
-        .ok("podman exec with options");
-    assert_eq!(o.stdout, "1000\n/tmp\ny\n", "{o:?}");
-    let o = run_with_input(
-        &mut p.cmd(&["exec", "-i", name, "cat"]),
-        b"piped-in\n",
-        false,
-        PODMAN_TIMEOUT,
-    );
-    assert!(o.success(), "{o:?}");
-    assert_eq!(o.stdout, "piped-in\n", "{o:?}");
-    p.run(&["exec", "-d", name, "sleep", "30"])
-        .ok("podman exec -d");
-    let top = p.run(&["top", name]).ok("podman top");
-    assert!(top.stdout.contains("sleep 30"), "{top:?}");
-
-    let logs = p.run(&["logs", name]).ok("podman logs");
-    assert!(logs.stdout.contains("ready"), "{logs:?}");
-
-    // stop sends SIGTERM (runtime `kill ID 15`): the trap exits 7.
-    p.run(&["stop", "-t", "10", name]).ok("podman stop");
-    assert_eq!(p.inspect(name, "{{.State.Status}}"), "exited");
-    assert_eq!(p.inspect(name, "{{.State.ExitCode}}"), "7");
-    let logs = p.run(&["logs", name]).ok("podman logs");
-    assert!(logs.stdout.contains("got-term"), "{logs:?}");
-
-    // Start it again (a new create/start of the same container), then restart it.
-    p.run(&["start", name]).ok("podman start");
-    p.wait_status(name, "running");
-    p.run(&["restart", "-t", "10", name]).ok("podman restart");
-    let o = p
-        .run(&["exec", name, "echo", "alive"])
-        .ok("exec after restart");
-    assert_eq!(o.out(), "alive");
-
-    p.run(&["rm", "-f", "-t", "10", name]).ok("podman rm -f");
-    let ps = p.run(&["ps", "-aq"]).ok("podman ps -aq");
-    assert_eq!(ps.out(), "", "{ps:?}");
+    engine::scenario_detached_exec_stop_start(&p, name);
+    p.cli(&["rm", "-f", "-t", "10", name]).ok("podman rm -f");
+    p.assert_no_containers();
 }
 
 #[test]
@@ -430,23 +253,7 @@ fn pause_unpause_kill() {
     if skip() {
         return;
     }
-    let p = Podman::new();
-    let name = "berth-pause";
-    p.run_detached(name, &[IMAGE, "sleep", "1000"]);
-    p.run(&["pause", name]).ok("podman pause");
-    assert_eq!(p.inspect(name, "{{.State.Status}}"), "paused");
-    // podman refuses to exec into a paused container.
-    let o = p.run(&["exec", name, "true"]);
-    assert!(!o.success(), "{o:?}");
-    p.run(&["unpause", name]).ok("podman unpause");
-    assert_eq!(p.inspect(name, "{{.State.Status}}"), "running");
-    p.run(&["exec", name, "true"]).ok("exec after unpause");
-
-    // podman kill defaults to SIGKILL (runtime `kill ID 9`).
-    p.run(&["kill", name]).ok("podman kill");
-    let w = p.run(&["wait", name]).ok("podman wait");
-    assert_eq!(w.out(), "137", "{w:?}");
-    p.run(&["rm", name]).ok("podman rm");
+    engine::scenario_pause_unpause_kill(&Podman::new());
 }
 
 #[test]
@@ -458,11 +265,11 @@ fn kill_with_signal_and_sig_proxy() {
     let script = "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done";
     let name = "berth-kill";
     p.run_detached(name, &[IMAGE, "sh", "-c", script]);
-    p.run(&["kill", "-s", "TERM", name])
+    p.cli(&["kill", "-s", "TERM", name])
         .ok("podman kill -s TERM");
-    let w = p.run(&["wait", name]).ok("podman wait");
+    let w = p.cli(&["wait", name]).ok("podman wait");
     assert_eq!(w.out(), "7", "{w:?}");
-    p.run(&["rm", name]).ok("podman rm");
+    p.cli(&["rm", name]).ok("podman rm");
 
     // A foreground `podman run` forwards the signals it gets to the container.
     let work = p.base.path().join("tmp");
@@ -494,7 +301,7 @@ fn kill_with_signal_and_sig_proxy() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .expect("signal podman");
-    let o = fg.wait(PODMAN_TIMEOUT);
+    let o = fg.wait(TIMEOUT);
     assert_eq!(o.code(), Some(7), "{o:?}");
     assert!(o.stdout.contains("got-term"), "{o:?}");
 }
@@ -504,33 +311,7 @@ fn tty_run_and_exec() {
     if skip() {
         return;
     }
-    let p = Podman::new();
-    let line = p.cmd_line(&[
-        "run",
-        "--rm",
-        "-t",
-        "--network",
-        "none",
-        IMAGE,
-        "sh",
-        "-c",
-        "tty; [ -t 1 ] && echo stdout-is-tty; exit 4",
-    ]);
-    let Some(mut c) = script_cmd(&line) else {
-        println!("skipping: util-linux `script` is not installed");
-        return;
-    };
-    let o = common::run_cmd(&mut c, PODMAN_TIMEOUT);
-    assert_eq!(o.code(), Some(4), "{o:?}");
-    assert!(o.stdout.contains("/dev/pts/0"), "{o:?}");
-    assert!(o.stdout.contains("stdout-is-tty\r\n"), "{o:?}");
-
-    let name = "berth-tty";
-    p.run_detached(name, &[IMAGE, "sleep", "1000"]);
-    let line = p.cmd_line(&["exec", "-t", name, "sh", "-c", "tty; exit 2"]);
-    let o = common::run_cmd(&mut script_cmd(&line).unwrap(), PODMAN_TIMEOUT);
-    assert_eq!(o.code(), Some(2), "{o:?}");
-    assert!(o.stdout.contains("/dev/pts/"), "{o:?}");
+    engine::scenario_tty_run_and_exec(&Podman::new());
 }
 
 #[test]
@@ -538,22 +319,7 @@ fn interactive_tty() {
     if skip() {
         return;
     }
-    let p = Podman::new();
-    let line = p.cmd_line(&["run", "--rm", "-it", "--network", "none", IMAGE, "sh"]);
-    let Some(mut c) = script_cmd(&line) else {
-        println!("skipping: util-linux `script` is not installed");
-        return;
-    };
-    // Keep stdin open: an EOF would reach the shell as ^D before it read the line.
-    let o = run_with_input(
-        &mut c,
-        b"tty; [ -t 0 ] && echo stdin-is-tty; exit 9\n",
-        true,
-        PODMAN_TIMEOUT,
-    );
-    assert_eq!(o.code(), Some(9), "{o:?}");
-    assert!(o.stdout.contains("/dev/pts/0\r\n"), "{o:?}");
-    assert!(o.stdout.contains("stdin-is-tty\r\n"), "{o:?}");
+    engine::scenario_interactive_tty(&Podman::new());
 }
 
 #[test]
@@ -561,35 +327,19 @@ fn cgroup_resources_and_update() {
     if skip() {
         return;
     }
-    if common::host_sh("stat -fc %T /sys/fs/cgroup").out() == "cgroup2fs" {
-        println!("skipping: the checks read cgroup v1 files and this host is cgroup v2");
+    if engine::skip_unless_cgroup_v1() {
         return;
     }
     let p = Podman::new();
-    let o = p
-        .run_rm(&[
-            "--memory",
-            "64m",
-            "--pids-limit",
-            "50",
-            "--cpus",
-            "0.5",
-            IMAGE,
-            "cat",
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/pids/pids.max",
-            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
-        ])
-        .ok("podman run with limits");
-    assert_eq!(o.stdout, "67108864\n50\n50000\n", "{o:?}");
+    engine::scenario_cgroup_limits(&p);
 
     let name = "berth-update";
     p.run_detached(name, &["--memory", "64m", IMAGE, "sleep", "1000"]);
     // runtime `update --resources=FILE ID`
-    p.run(&["update", "--memory", "128m", name])
+    p.cli(&["update", "--memory", "128m", name])
         .ok("podman update");
     let o = p
-        .run(&[
+        .cli(&[
             "exec",
             name,
             "cat",
@@ -598,10 +348,10 @@ fn cgroup_resources_and_update() {
         .ok("read memory limit");
     assert_eq!(o.out(), "134217728", "{o:?}");
     let st = p
-        .run(&["stats", "--no-stream", "--format", "{{.Name}}", name])
+        .cli(&["stats", "--no-stream", "--format", "{{.Name}}", name])
         .ok("podman stats");
     assert_eq!(st.out(), name, "{st:?}");
-    p.run(&["rm", "-f", "-t", "0", name]).ok("podman rm -f");
+    p.cli(&["rm", "-f", "-t", "0", name]).ok("podman rm -f");
 
     // Over its memory limit the container is OOM-killed.
     let o = p.run_rm(&[
@@ -623,57 +373,7 @@ fn security_options() {
         return;
     }
     let p = Podman::new();
-    let o = p.run_rm(&["--read-only", IMAGE, "touch", "/x"]);
-    assert_eq!(o.code(), Some(1), "{o:?}");
-    assert!(o.all_lower().contains("read-only file system"), "{o:?}");
-
-    let o = p
-        .run_rm(&[
-            "--cap-drop",
-            "all",
-            IMAGE,
-            "grep",
-            "Cap",
-            "/proc/self/status",
-        ])
-        .ok("podman run --cap-drop all");
-    for f in ["CapPrm", "CapEff", "CapBnd"] {
-        assert_eq!(
-            common::status_field(&o.stdout, f),
-            Some("0000000000000000"),
-            "{f}: {o:?}"
-        );
-    }
-    // podman's default seccomp profile is loaded (filter mode), unless unconfined.
-    let o = p
-        .run_rm(&[IMAGE, "grep", "Seccomp:", "/proc/self/status"])
-        .ok("podman run seccomp");
-    assert_eq!(
-        common::status_field(&o.stdout, "Seccomp"),
-        Some("2"),
-        "{o:?}"
-    );
-    let o = p
-        .run_rm(&[
-            "--security-opt",
-            "seccomp=unconfined",
-            "--security-opt",
-            "no-new-privileges",
-            IMAGE,
-            "cat",
-            "/proc/self/status",
-        ])
-        .ok("podman run seccomp=unconfined");
-    assert_eq!(
-        common::status_field(&o.stdout, "Seccomp"),
-        Some("0"),
-        "{o:?}"
-    );
-    assert_eq!(
-        common::status_field(&o.stdout, "NoNewPrivs"),
-        Some("1"),
-        "{o:?}"
-    );
+    engine::scenario_security_options(&p);
     // --privileged keeps every capability podman itself has.
     let own = fs::read_to_string("/proc/self/status").unwrap();
     let o = p
@@ -739,7 +439,7 @@ fn pod_with_shared_namespaces() {
     let p = Podman::new();
     // The infra container (podman builds its pause image locally from catatonit) holds the
     // namespaces; the second container joins them by path.
-    p.run(&[
+    p.cli(&[
         "pod",
         "create",
         "--name",
@@ -761,7 +461,7 @@ fn pod_with_shared_namespaces() {
         ])
         .ok("podman run --pod");
     assert_eq!(o.stdout, "berth-pod\ncatatonit\n", "{o:?}");
-    p.run(&["pod", "rm", "-f", "-t", "0", "berth-pod"])
+    p.cli(&["pod", "rm", "-f", "-t", "0", "berth-pod"])
         .ok("podman pod rm");
 }
 

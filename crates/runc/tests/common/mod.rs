@@ -12,6 +12,8 @@
 
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{symlink, PermissionsExt};
