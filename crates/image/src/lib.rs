@@ -1,0 +1,7 @@
+//! berth's image library. So far: the content store every image part lives in.
+
+pub mod content;
+pub mod digest;
+
+pub use content::ContentStore;
+pub use digest::Digest;
