@@ -2,6 +2,8 @@
 
 pub mod content;
 pub mod digest;
+pub mod reference;
 
 pub use content::ContentStore;
 pub use digest::Digest;
+pub use reference::Reference;
