@@ -153,17 +153,11 @@ fn make_view(exe: &OwnedFd, view: &std::path::Path) -> Result<()> {
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
         None::<&str>,
     )
-    .map_err(|e| Error::path("remount read-only", view, e))
-}
-
-/// Whether the running binary is already a sealed copy.
-pub fn running_sealed() -> bool {
-    nix::fcntl::open(
-        "/proc/self/exe",
-        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .is_ok_and(|fd| is_sealed(&fd))
+    .map_err(|e| {
+        // A writable view must not stay: the next attempt would stack a bind on it.
+        let _ = nix::mount::umount2(view, nix::mount::MntFlags::MNT_DETACH);
+        Error::path("remount read-only", view, e)
+    })
 }
 
 /// Re-executes the current binary, with the same arguments and environment, from a sealed
