@@ -59,35 +59,22 @@ pub struct ContentStore {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// This process's pid and start time (field 22 of /proc/self/stat), for ingest names.
-fn owner() -> (u32, u64) {
-    let pid = std::process::id();
-    let start = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.get(s.rfind(')')? + 2..)?.to_string();
-            rest.split_whitespace().nth(19)?.parse().ok()
-        })
-        .unwrap_or(0);
-    (pid, start)
+/// This process's pid and start time, for ingest names.
+fn owner() -> (i32, u64) {
+    let pid = std::process::id() as i32;
+    (pid, berth_sys::proc::start_time(pid).map_or(0, |(s, _)| s))
 }
 
-/// Whether the writer named by an ingest file is gone.
+/// Whether the writer named by an ingest file (`<pid>-<start>-<n>`) is gone.
 fn writer_gone(name: &str) -> bool {
     let mut parts = name.split('-');
-    let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
-        return true;
-    };
-    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
-        return true;
-    };
-    let now = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = s.get(s.rfind(')')? + 2..)?.to_string();
-            rest.split_whitespace().nth(19)?.parse::<u64>().ok()
-        });
-    now != Some(start)
+    match (
+        parts.next().and_then(|p| p.parse::<i32>().ok()),
+        parts.next().and_then(|s| s.parse::<u64>().ok()),
+    ) {
+        (Some(pid), Some(start)) => !berth_sys::proc::alive(pid, start),
+        _ => true,
+    }
 }
 
 /// Removes the ingest file unless the blob made it into the store.
@@ -327,7 +314,7 @@ mod tests {
         let (_d, s) = store();
         let (pid, start) = owner();
         std::fs::write(s.ingest.join(format!("{pid}-{start}-99")), b"live").unwrap();
-        std::fs::write(s.ingest.join(format!("{}-1-0", u32::MAX - 1)), b"dead").unwrap();
+        std::fs::write(s.ingest.join(format!("{}-1-0", i32::MAX - 1)), b"dead").unwrap();
         std::fs::write(s.ingest.join("garbage"), b"?").unwrap();
         assert_eq!(s.clean_ingest().unwrap(), 2);
         assert_eq!(ingest_files(&s), 1);
