@@ -16,7 +16,7 @@ pub(crate) fn setup(socket: &OwnedFd, size: Option<(u16, u16)>) -> Result<()> {
         berth_sys::pty::set_winsize(pty.master.as_fd(), rows, cols)?;
     }
     berth_sys::pty::make_controlling(pty.slave.as_fd())?;
-    berth_sys::pty::send_fd(socket.as_fd(), pty.master.as_fd(), &pty.name)?;
+    berth_sys::fds::send_fd(socket.as_fd(), pty.master.as_fd(), &pty.name)?;
     Ok(())
 }
 

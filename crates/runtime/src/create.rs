@@ -331,7 +331,7 @@ fn create_inner(opts: CreateOptions, attached: bool) -> Result<Created> {
         write_pid_file(p, init_pid)?;
     }
     let console = match console_parent {
-        Some(sock) => Some(berth_sys::pty::recv_fd(sock.as_fd())?),
+        Some(sock) => Some(berth_sys::fds::recv_fd(sock.as_fd())?),
         None => None,
     };
     // Nothing can fail any more: keep the cgroup for the caller's next verbs.

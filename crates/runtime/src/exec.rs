@@ -122,7 +122,7 @@ pub fn exec(c: &Container, opts: ExecOptions) -> Result<Execed> {
         crate::create::write_pid_file(p, pid)?;
     }
     let console = match console_parent {
-        Some(sock) => Some(berth_sys::pty::recv_fd(sock.as_fd())?),
+        Some(sock) => Some(berth_sys::fds::recv_fd(sock.as_fd())?),
         None => None,
     };
     Ok(Execed {

@@ -133,7 +133,7 @@ fn stage2(mut args: Args, chan: Channel) -> ! {
         let exe = args.process.lookup()?;
         if let Some(listener) = args.process.drop_privileges()? {
             chan.send(&Msg::SeccompListener)?;
-            berth_sys::pty::send_fd(chan.fd(), listener.as_fd(), "seccomp")?;
+            berth_sys::fds::send_fd(chan.fd(), listener.as_fd(), "seccomp")?;
         }
         chan.send(&Msg::Created)?;
         drop(args.console);

@@ -16,7 +16,7 @@ use crate::{Error, Result};
 
 /// Receives the listener the child just announced and passes it to the agent.
 pub(crate) fn forward(chan: &Channel, spec: &Spec, pid: i32, state: &OciState) -> Result<()> {
-    let fd = berth_sys::pty::recv_fd(chan.fd())?;
+    let fd = berth_sys::fds::recv_fd(chan.fd())?;
     let seccomp = spec
         .linux()
         .as_ref()
@@ -34,6 +34,6 @@ pub(crate) fn forward(chan: &Channel, spec: &Spec, pid: i32, state: &OciState) -
         "state": state,
     });
     let sock = UnixStream::connect(path).map_err(|e| Error::io(path, e))?;
-    berth_sys::pty::send_fd(sock.as_fd(), fd.as_fd(), &payload.to_string())?;
+    berth_sys::fds::send_fd(sock.as_fd(), fd.as_fd(), &payload.to_string())?;
     Ok(())
 }

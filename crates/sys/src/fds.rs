@@ -1,7 +1,11 @@
-//! File descriptor hygiene before `execve` (runc CVE-2024-21626: a leaked directory fd let a
-//! container reach the host filesystem through `/proc/self/fd`).
+//! File descriptors: hygiene before `execve` (runc CVE-2024-21626: a leaked directory fd let
+//! a container reach the host filesystem through `/proc/self/fd`), and passing fds over unix
+//! sockets (console sockets, seccomp listeners).
 
-use std::os::fd::RawFd;
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 
 use crate::{Error, Result};
 
@@ -49,4 +53,41 @@ pub fn clear_cloexec(fd: RawFd) -> Result<()> {
 /// Maps an `std::io::Error` to the errno crate type used throughout.
 pub fn errno_of(e: &std::io::Error) -> nix::Error {
     nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Sends `fd` over the unix socket `sock` with `payload` as the message (runc sends the pty
+/// name with a console; the OCI seccomp agent protocol sends the container state).
+pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, payload: &str) -> Result<()> {
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let iov = [IoSlice::new(payload.as_bytes())];
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
+        .map_err(|e| Error::call("sendmsg(SCM_RIGHTS)", e))?;
+    Ok(())
+}
+
+/// Receives one fd sent with [`send_fd`].
+pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| Error::call("recvmsg(SCM_RIGHTS)", e))?;
+    for c in msg
+        .cmsgs()
+        .map_err(|e| Error::call("recvmsg(SCM_RIGHTS)", e))?
+    {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel just installed this fd in our table for us to own.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Err(Error::call("recvmsg(SCM_RIGHTS)", nix::Error::EBADMSG))
 }

@@ -1,10 +1,8 @@
-//! Pseudo-terminals and passing fds over unix sockets (the OCI console-socket protocol).
+//! Pseudo-terminals.
 
-use std::io::IoSlice;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::fcntl::OFlag;
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 
 use crate::{Error, Result};
 
@@ -85,40 +83,4 @@ pub fn copy_winsize(from: RawFd, to: RawFd) -> Result<()> {
         return Err(Error::call("ioctl(TIOCSWINSZ)", nix::Error::last()));
     }
     Ok(())
-}
-
-/// Sends `fd` over the unix socket `sock` with `name` as the payload, as runc does.
-pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, name: &str) -> Result<()> {
-    let fds = [fd.as_raw_fd()];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    let iov = [IoSlice::new(name.as_bytes())];
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)
-        .map_err(|e| Error::call("sendmsg(SCM_RIGHTS)", e))?;
-    Ok(())
-}
-
-/// Receives one fd sent with [`send_fd`].
-pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<OwnedFd> {
-    let mut buf = [0u8; 4096];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(|e| Error::call("recvmsg(SCM_RIGHTS)", e))?;
-    for c in msg
-        .cmsgs()
-        .map_err(|e| Error::call("recvmsg(SCM_RIGHTS)", e))?
-    {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(&fd) = fds.first() {
-                // SAFETY: the kernel just installed this fd in our table for us to own.
-                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
-            }
-        }
-    }
-    Err(Error::call("recvmsg(SCM_RIGHTS)", nix::Error::EBADMSG))
 }
