@@ -51,17 +51,22 @@ pub(crate) struct Args {
     pub setup: Option<Setup>,
 }
 
-/// Stage 1. Never returns.
-pub(crate) fn stage1(args: Args, chan: Channel) -> ! {
+/// What every forked child does first.
+fn first_steps(args: &Args, chan: &Channel) {
     // A non-dumpable process can't be ptraced or have its /proc/PID/exe and fds opened by
     // processes in the container (CVE-2019-5736); execve resets it for the user's program.
     let _ = nix::sys::prctl::set_dumpable(false);
     if let Some(cpus) = &args.process.tuning.affinity_initial {
         if let Err(e) = berth_sys::process::set_affinity(cpus) {
             let e = Error::Init(format!("process.execCPUAffinity.initial: {e}"));
-            finish(&chan, Err(e))
+            finish(chan, Err(e))
         }
     }
+}
+
+/// Stage 1. Never returns.
+pub(crate) fn stage1(args: Args, chan: Channel) -> ! {
+    first_steps(&args, &chan);
     // Ack: the parent is ready (for exec, we are in the cgroup).
     let r = chan.wait_ack().and_then(|()| args.ns.enter(&chan));
     if let Err(e) = r {
@@ -84,13 +89,7 @@ pub(crate) fn stage1(args: Args, chan: Channel) -> ! {
 /// The container process when created by a single clone in all its namespaces (see
 /// `NsPlan::direct_clone_flags`). Never returns.
 pub(crate) fn direct(args: Args, chan: Channel) -> ! {
-    let _ = nix::sys::prctl::set_dumpable(false);
-    if let Some(cpus) = &args.process.tuning.affinity_initial {
-        if let Err(e) = berth_sys::process::set_affinity(cpus) {
-            let e = Error::Init(format!("process.execCPUAffinity.initial: {e}"));
-            finish(&chan, Err(e))
-        }
-    }
+    first_steps(&args, &chan);
     // Ack: the parent wrote our id maps, if we are in a new user namespace.
     let r = chan.wait_ack().and_then(|()| {
         if args.ns.new_user {
