@@ -17,7 +17,7 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -140,26 +140,7 @@ impl Engine for Podman {
 impl Drop for Podman {
     fn drop(&mut self) {
         // Never panic here (it may run while unwinding): just try everything.
-        let quiet = |args: &[&str]| {
-            let Ok(mut child) = self
-                .cmd(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-            else {
-                return;
-            };
-            let deadline = Instant::now() + TIMEOUT;
-            while let Ok(None) = child.try_wait() {
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return;
-                }
-                sleep(Duration::from_millis(10));
-            }
-        };
+        let quiet = |args: &[&str]| common::run_quietly(&mut self.cmd(args), TIMEOUT);
         quiet(&["rm", "-af", "-t", "0"]);
         quiet(&["pod", "rm", "-af", "-t", "0"]);
         quiet(&["rmi", "-af"]);

@@ -257,6 +257,27 @@ pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Out {
     Bg::spawn(cmd, None, None).wait(timeout)
 }
 
+/// Runs `cmd` with no stdio for teardown: never panics, kills it after `timeout`.
+pub fn run_quietly(cmd: &mut Command, timeout: Duration) {
+    let Ok(mut child) = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return;
+    };
+    let deadline = Instant::now() + timeout;
+    while let Ok(None) = child.try_wait() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        }
+        sleep(Duration::from_millis(5));
+    }
+}
+
 /// Runs a host shell snippet.
 #[track_caller]
 pub fn host_sh(script: &str) -> Out {
@@ -742,24 +763,7 @@ impl Ctr {
     /// `delete --force`, ignoring every error and never panicking (it runs from `Drop`,
     /// possibly while unwinding): a runtime that hangs is killed after the timeout.
     pub fn force_delete(&self) {
-        let Ok(mut child) = self
-            .cmd(&["delete", "--force", &self.id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        else {
-            return;
-        };
-        let deadline = Instant::now() + CMD_TIMEOUT;
-        while let Ok(None) = child.try_wait() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return;
-            }
-            sleep(Duration::from_millis(5));
-        }
+        run_quietly(&mut self.cmd(&["delete", "--force", &self.id]), CMD_TIMEOUT);
     }
 }
 
