@@ -1,5 +1,8 @@
-//! berth's image library. So far: the content store every image part lives in.
+//! berth's image library: the content store, the layer applier, overlay snapshots, image
+//! metadata and the archive formats images travel in.
 
+pub mod apply;
+pub mod compression;
 pub mod content;
 pub mod digest;
 pub mod reference;

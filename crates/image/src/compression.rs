@@ -1,0 +1,1 @@
+//! Compression detection (to be written).

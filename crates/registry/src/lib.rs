@@ -1,0 +1,1 @@
+//! A distribution v2 registry client.
