@@ -67,14 +67,7 @@ fn owner() -> (i32, u64) {
 
 /// Whether the writer named by an ingest file (`<pid>-<start>-<n>`) is gone.
 fn writer_gone(name: &str) -> bool {
-    let mut parts = name.split('-');
-    match (
-        parts.next().and_then(|p| p.parse::<i32>().ok()),
-        parts.next().and_then(|s| s.parse::<u64>().ok()),
-    ) {
-        (Some(pid), Some(start)) => !berth_sys::proc::alive(pid, start),
-        _ => true,
-    }
+    crate::lease::owner_gone(name)
 }
 
 /// Removes the ingest file unless the blob made it into the store.
@@ -119,23 +112,8 @@ impl ContentStore {
         expected_size: Option<u64>,
         limit: u64,
     ) -> Result<Digest> {
-        let (pid, start) = owner();
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = self.ingest.join(format!("{pid}-{start}-{n}"));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        let mut partial = Partial {
-            path: Some(tmp.clone()),
-        };
-        let mut hasher = sha2::Sha256::new();
-        let mut size: u64 = 0;
+        let mut w = self.writer(expected, expected_size, limit)?;
         let mut buf = vec![0u8; 64 * 1024];
-        let cap = expected_size.map_or(limit, |s| s.min(limit));
         loop {
             let got = match reader.read(&mut buf) {
                 Ok(0) => break,
@@ -143,52 +121,48 @@ impl ContentStore {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     return Err(ContentError::Io {
-                        path: tmp,
+                        path: w.tmp.clone(),
                         source: e,
                     })
                 }
             };
-            size += got as u64;
-            if size > cap {
-                return Err(match expected_size {
-                    Some(e) if size > e && e <= limit => ContentError::SizeMismatch {
-                        digest: expected.map_or_else(String::new, |d| d.to_string()),
-                        expected: e,
-                        actual: size,
-                    },
-                    _ => ContentError::TooLarge { limit },
-                });
-            }
-            hasher.update(&buf[..got]);
-            file.write_all(&buf[..got]).map_err(io(&tmp))?;
+            w.push(&buf[..got])?;
         }
-        let actual = Digest::from_hash(&hasher.finalize());
-        if let Some(e) = expected_size.filter(|e| *e != size) {
-            return Err(ContentError::SizeMismatch {
-                digest: actual.to_string(),
-                expected: e,
-                actual: size,
-            });
-        }
-        if let Some(e) = expected.filter(|e| **e != actual) {
-            return Err(ContentError::DigestMismatch {
-                expected: e.clone(),
-                actual,
-                size,
-            });
-        }
-        file.sync_all().map_err(io(&tmp))?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o444))
+        w.commit()
+    }
+
+    /// A blob written piece by piece (a download that is also being unpacked, say); it lands
+    /// only through [`Writer::commit`], and vanishes if dropped before.
+    pub fn writer(
+        &self,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+        limit: u64,
+    ) -> Result<Writer> {
+        let (pid, start) = owner();
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = self.ingest.join(format!("{pid}-{start}-{n}"));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&tmp)
             .map_err(io(&tmp))?;
-        drop(file);
-        let dest = self.path(&actual);
-        // Same content under the same name: replacing a concurrent writer's copy is harmless.
-        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
-        partial.path = None;
-        File::open(&self.blobs)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.blobs))?;
-        Ok(actual)
+        Ok(Writer {
+            store: self.clone(),
+            file,
+            partial: Partial {
+                path: Some(tmp.clone()),
+            },
+            tmp,
+            hasher: sha2::Sha256::new(),
+            size: 0,
+            cap: expected_size.map_or(limit, |s| s.min(limit)),
+            limit,
+            expected: expected.cloned(),
+            expected_size,
+        })
     }
 
     /// Opens a blob for reading.
@@ -244,6 +218,96 @@ impl ContentStore {
             }
         }
         Ok(removed)
+    }
+}
+
+/// An ingest in progress; see [`ContentStore::writer`].
+pub struct Writer {
+    store: ContentStore,
+    file: File,
+    partial: Partial,
+    tmp: PathBuf,
+    hasher: sha2::Sha256,
+    size: u64,
+    cap: u64,
+    limit: u64,
+    expected: Option<Digest>,
+    expected_size: Option<u64>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("tmp", &self.tmp).finish()
+    }
+}
+
+impl Writer {
+    /// Appends bytes, failing as soon as the blob grows past what it may be.
+    pub fn push(&mut self, data: &[u8]) -> Result<()> {
+        self.size += data.len() as u64;
+        if self.size > self.cap {
+            return Err(match self.expected_size {
+                Some(e) if self.size > e && e <= self.limit => ContentError::SizeMismatch {
+                    digest: self
+                        .expected
+                        .as_ref()
+                        .map_or_else(String::new, |d| d.to_string()),
+                    expected: e,
+                    actual: self.size,
+                },
+                _ => ContentError::TooLarge { limit: self.limit },
+            });
+        }
+        self.hasher.update(data);
+        self.file.write_all(data).map_err(io(&self.tmp))
+    }
+
+    pub fn written(&self) -> u64 {
+        self.size
+    }
+
+    /// Verifies, syncs and publishes the blob.
+    pub fn commit(mut self) -> Result<Digest> {
+        let actual = Digest::from_hash(&self.hasher.clone().finalize());
+        let size = self.size;
+        if let Some(e) = self.expected_size.filter(|e| *e != size) {
+            return Err(ContentError::SizeMismatch {
+                digest: actual.to_string(),
+                expected: e,
+                actual: size,
+            });
+        }
+        if let Some(e) = self.expected.as_ref().filter(|e| **e != actual) {
+            return Err(ContentError::DigestMismatch {
+                expected: e.clone(),
+                actual,
+                size,
+            });
+        }
+        let tmp = self.tmp.clone();
+        self.file.sync_all().map_err(io(&tmp))?;
+        self.file
+            .set_permissions(std::fs::Permissions::from_mode(0o444))
+            .map_err(io(&tmp))?;
+        let dest = self.store.path(&actual);
+        // Same content under the same name: replacing a concurrent writer's copy is harmless.
+        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        self.partial.path = None;
+        File::open(&self.store.blobs)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.store.blobs))?;
+        Ok(actual)
+    }
+}
+
+impl Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.push(buf)
+            .map(|()| buf.len())
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -4,9 +4,15 @@
 pub mod apply;
 pub mod compression;
 pub mod content;
+pub mod db;
 pub mod digest;
+pub mod lease;
 pub mod reference;
+pub mod snapshot;
+pub mod spec;
+// pub mod store; (enabled once apply lands)
 
 pub use content::ContentStore;
 pub use digest::Digest;
 pub use reference::Reference;
+// pub use store::{Image, Store, StoreError};

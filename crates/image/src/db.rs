@@ -1,0 +1,144 @@
+//! The metadata database: one SQLite file shared by every berth process.
+//!
+//! SQLite's own locking serializes writers across processes; WAL lets readers go on while a
+//! writer works. Every change that spans rows runs in one `BEGIN IMMEDIATE` transaction, so
+//! a process killed at any point leaves either the old state or the new one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+#[derive(Debug, thiserror::Error)]
+#[error("metadata database {path}: {source}")]
+pub struct DbError {
+    pub path: PathBuf,
+    pub source: rusqlite::Error,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY,              -- the config digest, Docker's image ID
+    manifest TEXT NOT NULL,           -- digest of the manifest blob describing it
+    media_type TEXT NOT NULL,         -- of that manifest
+    loaded INTEGER NOT NULL,          -- unix seconds when it arrived here
+    size INTEGER NOT NULL DEFAULT 0   -- bytes of its unpacked layers
+);
+CREATE TABLE IF NOT EXISTS tags (
+    name TEXT PRIMARY KEY,            -- docker.io/library/busybox:latest
+    image TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS digests (
+    name TEXT NOT NULL,               -- docker.io/library/busybox@sha256:...
+    image TEXT NOT NULL,
+    PRIMARY KEY (name, image)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    key TEXT PRIMARY KEY,
+    id INTEGER UNIQUE NOT NULL,       -- names the directory, short so 128 lowers fit a page
+    parent TEXT,
+    kind TEXT NOT NULL,               -- active, view or committed
+    size INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    id TEXT PRIMARY KEY,              -- <pid>-<start>-<n> of the process holding it
+    created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lease_refs (
+    lease TEXT NOT NULL,
+    kind TEXT NOT NULL,               -- blob or snapshot
+    name TEXT NOT NULL,
+    PRIMARY KEY (lease, kind, name)
+);
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY,
+    name TEXT UNIQUE,
+    image TEXT NOT NULL,              -- the image ID the container was made from
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+";
+
+/// A connection to the metadata database.
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.path).finish()
+    }
+}
+
+pub type Result<T> = std::result::Result<T, DbError>;
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Db> {
+        let err = |source| DbError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        // Concurrent berth processes wait for each other rather than fail.
+        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Db {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn err(&self) -> impl Fn(rusqlite::Error) -> DbError + '_ {
+        move |source| DbError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Runs `f` in a write transaction taken up front, so that read-then-write sequences in
+    /// `f` cannot interleave with another process's.
+    pub fn write<T, E: From<DbError>>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let path = self.path.clone();
+        let err = move |source| DbError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(&err)?;
+        Ok(out)
+    }
+
+    /// For reads: a consistent snapshot is not needed across calls, so no transaction.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
