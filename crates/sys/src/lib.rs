@@ -3,6 +3,7 @@
 //! Everything here is small, synchronous and allocation-light, because much of it runs in a
 //! freshly forked child between `fork` and `execve`.
 
+pub mod at;
 pub mod exe;
 pub mod fds;
 pub mod inroot;
@@ -11,6 +12,7 @@ pub mod mount;
 pub mod proc;
 pub mod process;
 pub mod pty;
+pub mod xattr;
 
 use std::path::PathBuf;
 
