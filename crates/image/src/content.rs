@@ -266,6 +266,12 @@ impl Writer {
         self.size
     }
 
+    /// The digest of what was written so far: what [`Writer::commit`] will publish, known
+    /// before it is, so that a lease can name the blob before it becomes collectable.
+    pub fn digest(&self) -> Digest {
+        Digest::from_hash(&self.hasher.clone().finalize())
+    }
+
     /// Verifies, syncs and publishes the blob.
     pub fn commit(mut self) -> Result<Digest> {
         let actual = Digest::from_hash(&self.hasher.clone().finalize());

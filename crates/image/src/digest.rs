@@ -24,6 +24,12 @@ impl Digest {
         Digest::from_hash(&sha2::Sha256::digest(bytes))
     }
 
+    /// The digest a streaming hasher arrived at.
+    pub fn of_hasher(h: sha2::Sha256) -> Digest {
+        use sha2::Digest as _;
+        Digest::from_hash(&h.finalize())
+    }
+
     pub(crate) fn from_hash(hash: &[u8]) -> Digest {
         let mut hex = String::with_capacity(64);
         for b in hash {
