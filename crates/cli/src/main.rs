@@ -1,1 +1,181 @@
-fn main() {}
+//! `berth`: the docker-compatible command line. It parses arguments, calls the libraries and
+//! prints; the work is done in berth-image (and, later, the engine).
+
+mod args;
+mod format;
+mod images;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use args::{flag, opt, Flag};
+
+/// An error with the exit status docker would give it.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: i32,
+    pub message: String,
+    /// The command, for "See 'berth CMD --help'." after usage errors.
+    pub usage_of: Option<String>,
+}
+
+impl Failure {
+    pub fn new(status: i32, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            message: message.into(),
+            usage_of: None,
+        }
+    }
+    pub fn usage(cmd: &str, message: impl Into<String>) -> Failure {
+        Failure {
+            status: 125,
+            message: message.into(),
+            usage_of: Some(cmd.to_string()),
+        }
+    }
+}
+
+/// Library errors are reported the way the docker CLI reports daemon errors, exit 1.
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(e: E) -> Self {
+        let mut msg = e.to_string();
+        let mut src = e.source();
+        while let Some(s) = src {
+            let t = s.to_string();
+            if !msg.contains(&t) {
+                msg.push_str(": ");
+                msg.push_str(&t);
+            }
+            src = s.source();
+        }
+        Failure::new(1, msg)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Failure>;
+
+pub struct Globals {
+    pub root: PathBuf,
+}
+
+const GLOBAL: &[Flag] = &[
+    opt("root", None),
+    flag("debug", Some('D')),
+    opt("log-level", Some('l')),
+    flag("version", Some('v')),
+    flag("help", Some('h')),
+];
+
+const USAGE: &str = "Usage:  berth [OPTIONS] COMMAND
+
+A container engine that speaks docker's language.
+
+Options:
+      --root string   Root of berth's state (default \"/var/lib/berth\", or $BERTH_ROOT)
+  -D, --debug         Enable debug mode
+  -v, --version       Print version information and quit
+
+Image commands:
+  images      List images
+  import      Import the contents from a tarball to create a filesystem image
+  load        Load an image from a tar archive or STDIN
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+  rmi         Remove one or more images
+  history     Show the history of an image
+  inspect     Return low-level information on berth objects
+  image       Manage images (ls, rm, inspect, prune, history, tag, load, save, import)
+  system      Manage berth (df, prune)
+";
+
+fn split_globals(argv: &[String]) -> (Vec<String>, Vec<String>) {
+    // Global flags come before the command; a value-taking one consumes the next word.
+    let mut i = 0;
+    while i < argv.len() && argv[i].starts_with('-') && argv[i] != "-" {
+        let takes = |a: &str| matches!(a, "--root" | "--log-level" | "-l");
+        if takes(&argv[i]) {
+            i += 1;
+        }
+        i += 1;
+    }
+    let i = i.min(argv.len());
+    (argv[..i].to_vec(), argv[i..].to_vec())
+}
+
+fn run(argv: Vec<String>) -> Result<()> {
+    let (global, rest) = split_globals(&argv);
+    let g = args::parse(GLOBAL, &global, true).map_err(|e| Failure::usage("", e))?;
+    if g.on("version") {
+        println!("berth version {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    let Some((cmd, tail)) = rest.split_first() else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    if g.on("help") || cmd == "help" {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    let root = g
+        .get("root")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("BERTH_ROOT").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/var/lib/berth"));
+    let globals = Globals { root };
+    match cmd.as_str() {
+        "version" => {
+            println!("berth version {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        "image" => {
+            let Some((sub, tail)) = tail.split_first() else {
+                return Err(Failure::usage(
+                    "image",
+                    "\"berth image\" requires a subcommand",
+                ));
+            };
+            images::dispatch(&globals, &format!("image {sub}"), tail)
+        }
+        "system" => match tail.split_first() {
+            Some((s, t)) if s == "df" => images::system_df(&globals, t),
+            Some((s, t)) if s == "prune" => images::system_prune(&globals, t),
+            _ => Err(Failure::usage(
+                "system",
+                "\"berth system\" requires a subcommand: df or prune",
+            )),
+        },
+        "images" | "load" | "save" | "import" | "tag" | "rmi" | "history" | "inspect" => {
+            images::dispatch(&globals, cmd, tail)
+        }
+        other => Err(Failure::usage(
+            "",
+            format!("unknown command \"{other}\" for \"berth\""),
+        )),
+    }
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(f) = run(argv) {
+        let _ = std::io::stdout().flush();
+        let mut err = std::io::stderr().lock();
+        if f.status == 125 && f.usage_of.is_some() {
+            let _ = writeln!(err, "berth: {}", f.message);
+            let cmd = f.usage_of.unwrap_or_default();
+            let _ = writeln!(
+                err,
+                "See 'berth {}--help'.",
+                if cmd.is_empty() {
+                    String::new()
+                } else {
+                    format!("{cmd} ")
+                }
+            );
+        } else {
+            let _ = writeln!(err, "Error: {}", f.message);
+        }
+        std::process::exit(f.status);
+    }
+}

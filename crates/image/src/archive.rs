@@ -152,14 +152,20 @@ impl Entries {
 }
 
 fn is_doc(path: &str) -> bool {
-    matches!(path, "manifest.json" | "repositories" | "index.json" | "oci-layout")
-        || path.ends_with(".json")
+    matches!(
+        path,
+        "manifest.json" | "repositories" | "index.json" | "oci-layout"
+    ) || path.ends_with(".json")
         || path.ends_with("/json")
         || path.ends_with("/VERSION")
 }
 
 /// Streams the archive, keeping small documents and ingesting blobs under the lease.
-fn read_entries(store: &mut Store, lease: &crate::lease::Lease, input: impl Read) -> Result<Entries> {
+fn read_entries(
+    store: &mut Store,
+    lease: &crate::lease::Lease,
+    input: impl Read,
+) -> Result<Entries> {
     let (_, input) = compression::decompress(input).map_err(ArchiveError::Read)?;
     let mut ar = tar::Archive::new(input);
     let mut out = Entries::default();
@@ -168,7 +174,9 @@ fn read_entries(store: &mut Store, lease: &crate::lease::Lease, input: impl Read
         let mut entry = entry.map_err(ArchiveError::Read)?;
         count += 1;
         if count > MAX_ENTRIES {
-            return Err(ArchiveError::Invalid(format!("more than {MAX_ENTRIES} entries")));
+            return Err(ArchiveError::Invalid(format!(
+                "more than {MAX_ENTRIES} entries"
+            )));
         }
         let raw = entry.path_bytes();
         let name = String::from_utf8_lossy(&raw).into_owned();
@@ -203,13 +211,17 @@ fn read_entries(store: &mut Store, lease: &crate::lease::Lease, input: impl Read
         let mut w = store
             .content
             .writer(expected.as_ref(), Some(size), store.limits.blob)
-            .map_err(|source| ArchiveError::Blob { path: path.clone(), source })?;
+            .map_err(|source| ArchiveError::Blob {
+                path: path.clone(),
+                source,
+            })?;
         std::io::copy(&mut entry, &mut w).map_err(ArchiveError::Read)?;
         let d = w.digest();
         store.hold(lease, std::slice::from_ref(&d))?;
-        let d = w
-            .commit()
-            .map_err(|source| ArchiveError::Blob { path: path.clone(), source })?;
+        let d = w.commit().map_err(|source| ArchiveError::Blob {
+            path: path.clone(),
+            source,
+        })?;
         out.blobs.insert(path, (d, size));
     }
     Ok(out)
@@ -241,10 +253,17 @@ struct Found {
     tags: Vec<Reference>,
 }
 
-fn docker_images(store: &mut Store, lease: &crate::lease::Lease, e: &Entries, mf: &[u8]) -> Result<Vec<Found>> {
+fn docker_images(
+    store: &mut Store,
+    lease: &crate::lease::Lease,
+    e: &Entries,
+    mf: &[u8],
+) -> Result<Vec<Found>> {
     let list: Vec<ArchiveManifest> = json("manifest.json", mf)?;
     if list.len() > MAX_IMAGES {
-        return Err(ArchiveError::Invalid(format!("manifest.json lists more than {MAX_IMAGES} images")));
+        return Err(ArchiveError::Invalid(format!(
+            "manifest.json lists more than {MAX_IMAGES} images"
+        )));
     }
     let mut out = Vec::new();
     for m in list {
@@ -280,10 +299,13 @@ fn docker_images(store: &mut Store, lease: &crate::lease::Lease, e: &Entries, mf
             .repo_tags
             .unwrap_or_default()
             .iter()
-            .map(|t| Reference::parse(t).map_err(|err| ArchiveError::Invalid(format!("RepoTags: {err}"))))
+            .map(|t| {
+                Reference::parse(t).map_err(|err| ArchiveError::Invalid(format!("RepoTags: {err}")))
+            })
             .collect::<Result<Vec<_>>>()?;
         out.push(Found {
-            manifest: serde_json::to_vec(&manifest).map_err(|e| ArchiveError::Invalid(e.to_string()))?,
+            manifest: serde_json::to_vec(&manifest)
+                .map_err(|e| ArchiveError::Invalid(e.to_string()))?,
             media_type: spec::DOCKER_MANIFEST.into(),
             config: cfg_digest,
             tags,
@@ -301,17 +323,30 @@ fn oci_images(store: &mut Store, e: &Entries, index: &[u8]) -> Result<Vec<Found>
     while let Some((desc, inherited)) = stack.pop() {
         seen += 1;
         if seen > MAX_IMAGES {
-            return Err(ArchiveError::Invalid("index.json nests too many manifests".into()));
+            return Err(ArchiveError::Invalid(
+                "index.json nests too many manifests".into(),
+            ));
         }
         let ann = desc.annotations.clone().unwrap_or_default();
         let name = ann
             .get("io.containerd.image.name")
             .cloned()
-            .or_else(|| ann.get("org.opencontainers.image.ref.name").cloned().filter(|n| n.contains(['/', ':'])))
+            .or_else(|| {
+                ann.get("org.opencontainers.image.ref.name")
+                    .cloned()
+                    .filter(|n| n.contains(['/', ':']))
+            })
             .or(inherited);
-        let bytes = e.doc(store, "manifest", &format!("blobs/sha256/{}", desc.digest.hex()))?;
+        let bytes = e.doc(
+            store,
+            "manifest",
+            &format!("blobs/sha256/{}", desc.digest.hex()),
+        )?;
         if Digest::of(&bytes) != desc.digest {
-            return Err(ArchiveError::Invalid(format!("manifest {} does not match its digest", desc.digest)));
+            return Err(ArchiveError::Invalid(format!(
+                "manifest {} does not match its digest",
+                desc.digest
+            )));
         }
         match spec::parse_document(&bytes, Some(&desc.media_type))? {
             Document::Index(i) => {
@@ -326,13 +361,20 @@ fn oci_images(store: &mut Store, e: &Entries, index: &[u8]) -> Result<Vec<Found>
                 }
                 e.blob("config", &format!("blobs/sha256/{}", m.config.digest.hex()))?;
                 let tags = name
-                    .map(|n| Reference::parse(&n).map_err(|err| ArchiveError::Invalid(format!("image name: {err}"))))
+                    .map(|n| {
+                        Reference::parse(&n)
+                            .map_err(|err| ArchiveError::Invalid(format!("image name: {err}")))
+                    })
                     .transpose()?
                     .into_iter()
                     .collect();
                 out.push(Found {
                     media_type: m.media_type.clone().unwrap_or_else(|| {
-                        if desc.media_type.is_empty() { spec::OCI_MANIFEST.into() } else { desc.media_type.clone() }
+                        if desc.media_type.is_empty() {
+                            spec::OCI_MANIFEST.into()
+                        } else {
+                            desc.media_type.clone()
+                        }
                     }),
                     manifest: bytes,
                     config: m.config.digest.clone(),
@@ -362,7 +404,9 @@ fn load_leased(store: &mut Store, lease: &crate::lease::Lease, input: impl Read)
         docker_images(store, lease, &entries, mf)?
     } else if let Some(idx) = entries.docs.get("index.json") {
         if !entries.docs.contains_key("oci-layout") {
-            return Err(ArchiveError::Invalid("index.json without oci-layout".into()));
+            return Err(ArchiveError::Invalid(
+                "index.json without oci-layout".into(),
+            ));
         }
         oci_images(store, &entries, idx)?
     } else {
@@ -385,9 +429,10 @@ fn load_leased(store: &mut Store, lease: &crate::lease::Lease, input: impl Read)
     let mut loaded = Loaded::default();
     for (md, f, size) in ready {
         store.register(&md, &f.media_type, &f.config, &f.tags, &[], size)?;
-        loaded
-            .images
-            .push((f.config.clone(), f.tags.iter().map(Reference::familiar).collect()));
+        loaded.images.push((
+            f.config.clone(),
+            f.tags.iter().map(Reference::familiar).collect(),
+        ));
     }
     Ok(loaded)
 }
@@ -417,7 +462,9 @@ impl<W: Write> TarOut<W> {
     }
     fn file(&mut self, path: &str, size: u64, data: impl Read) -> Result<()> {
         let mut h = Self::header(path, size, tar::EntryType::Regular);
-        self.b.append_data(&mut h, path, data).map_err(ArchiveError::Write)
+        self.b
+            .append_data(&mut h, path, data)
+            .map_err(ArchiveError::Write)
     }
 }
 
@@ -429,7 +476,9 @@ pub struct SaveItem {
 
 /// `docker save`: a docker-archive that is also an OCI layout, layers uncompressed.
 pub fn save(store: &Store, items: &[SaveItem], out: impl Write) -> Result<()> {
-    let mut t = TarOut { b: tar::Builder::new(out) };
+    let mut t = TarOut {
+        b: tar::Builder::new(out),
+    };
     t.dir("blobs/")?;
     t.dir("blobs/sha256/")?;
     let mut written: std::collections::HashSet<Digest> = Default::default();
@@ -460,13 +509,18 @@ pub fn save(store: &Store, items: &[SaveItem], out: impl Write) -> Result<()> {
             }
         } else {
             if written.insert(img.id.clone()) {
-                t.file(&format!("blobs/sha256/{}", img.id.hex()), cfg.len() as u64, &cfg[..])?;
+                t.file(
+                    &format!("blobs/sha256/{}", img.id.hex()),
+                    cfg.len() as u64,
+                    &cfg[..],
+                )?;
             }
             let mut layers = Vec::new();
             let mut descs = Vec::new();
             for (l, diff_id) in m.layers.iter().zip(&config.rootfs.diff_ids) {
                 let path = format!("blobs/sha256/{}", diff_id.hex());
-                let size = write_layer(store, &mut t, &tmp, &l.digest, diff_id, &path, &mut written)?;
+                let size =
+                    write_layer(store, &mut t, &tmp, &l.digest, diff_id, &path, &mut written)?;
                 layers.push(path);
                 descs.push(Descriptor {
                     media_type: spec::OCI_LAYER.into(),
@@ -494,7 +548,11 @@ pub fn save(store: &Store, items: &[SaveItem], out: impl Write) -> Result<()> {
             let ob = serde_json::to_vec(&oci).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
             let od = Digest::of(&ob);
             if written.insert(od.clone()) {
-                t.file(&format!("blobs/sha256/{}", od.hex()), ob.len() as u64, &ob[..])?;
+                t.file(
+                    &format!("blobs/sha256/{}", od.hex()),
+                    ob.len() as u64,
+                    &ob[..],
+                )?;
             }
             let mut ann = BTreeMap::new();
             if let Some(r) = &item.tag {
@@ -546,7 +604,10 @@ pub fn save(store: &Store, items: &[SaveItem], out: impl Write) -> Result<()> {
         }
         t.file(name, body.len() as u64, &body[..])?;
     }
-    t.b.into_inner().map_err(ArchiveError::Write)?.flush().map_err(ArchiveError::Write)?;
+    t.b.into_inner()
+        .map_err(ArchiveError::Write)?
+        .flush()
+        .map_err(ArchiveError::Write)?;
     Ok(())
 }
 
@@ -588,8 +649,13 @@ fn write_layer<W: Write>(
         .create_new(true)
         .open(&scratch.0)
         .map_err(ArchiveError::Write)?;
-    let (_, mut r) = compression::decompress(store.content.open_blob(blob)?).map_err(ArchiveError::Read)?;
-    let mut h = HashingWriter { inner: &mut f, hasher: <sha2::Sha256 as sha2::Digest>::new(), n: 0 };
+    let (_, mut r) =
+        compression::decompress(store.content.open_blob(blob)?).map_err(ArchiveError::Read)?;
+    let mut h = HashingWriter {
+        inner: &mut f,
+        hasher: <sha2::Sha256 as sha2::Digest>::new(),
+        n: 0,
+    };
     std::io::copy(&mut r, &mut h).map_err(ArchiveError::Read)?;
     let (n, actual) = (h.n, Digest::of_hasher(h.hasher));
     if &actual != diff_id {
@@ -646,7 +712,8 @@ mod tests {
         assert_eq!(clean("a/../../x"), None);
         assert_eq!(clean("/etc/passwd"), None);
         let mut e = Entries::default();
-        e.links.insert("a/layer.tar".into(), "../b/layer.tar".into());
+        e.links
+            .insert("a/layer.tar".into(), "../b/layer.tar".into());
         e.links.insert("loop".into(), "loop".into());
         e.links.insert("out".into(), "../../etc".into());
         assert_eq!(e.resolve("layer", "a/layer.tar").unwrap(), "b/layer.tar");

@@ -41,7 +41,11 @@ impl Store {
                 blobs.extend(m.layers.iter().map(|l| l.digest.clone()));
             }
             if let Ok(c) = self.config(&img) {
-                snaps.extend(spec::chain_ids(&c.rootfs.diff_ids).iter().map(|c| c.to_string()));
+                snaps.extend(
+                    spec::chain_ids(&c.rootfs.diff_ids)
+                        .iter()
+                        .map(|c| c.to_string()),
+                );
             }
         }
         Ok((blobs, snaps))
@@ -57,10 +61,12 @@ impl Store {
         let snapshots = self.snapshots.clone();
         let all = snapshots.list(&self.db)?;
         let (removed, trash) = self.db.write(|tx| {
-            let e = |source| StoreError::Db(DbError {
-                path: "gc".into(),
-                source,
-            });
+            let e = |source| {
+                StoreError::Db(DbError {
+                    path: "gc".into(),
+                    source,
+                })
+            };
             let leased_blobs = lease::live_refs(tx, RefKind::Blob).map_err(e)?;
             let leased_snaps = lease::live_refs(tx, RefKind::Snapshot).map_err(e)?;
             // Images registered since image_refs ran are found by their rows.
@@ -71,8 +77,7 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()
                 .map_err(e)?;
             drop(st);
-            let row_blobs: HashSet<String> =
-                rows.into_iter().flat_map(|(a, b)| [a, b]).collect();
+            let row_blobs: HashSet<String> = rows.into_iter().flat_map(|(a, b)| [a, b]).collect();
             let mut bytes = 0;
             let mut blobs = 0;
             for d in content.list()? {
@@ -154,18 +159,21 @@ impl Store {
     fn remove_image_record(&mut self, img: &Image) -> Result<Removed> {
         let id = img.id.to_string();
         self.db.write(|tx| {
-            let e = |source| StoreError::Db(DbError {
-                path: "images".into(),
-                source,
-            });
-            tx.execute("DELETE FROM tags WHERE image = ?1", [&id]).map_err(e)?;
-            tx.execute("DELETE FROM digests WHERE image = ?1", [&id]).map_err(e)?;
-            tx.execute("DELETE FROM images WHERE id = ?1", [&id]).map_err(e)?;
+            let e = |source| {
+                StoreError::Db(DbError {
+                    path: "images".into(),
+                    source,
+                })
+            };
+            tx.execute("DELETE FROM tags WHERE image = ?1", [&id])
+                .map_err(e)?;
+            tx.execute("DELETE FROM digests WHERE image = ?1", [&id])
+                .map_err(e)?;
+            tx.execute("DELETE FROM images WHERE id = ?1", [&id])
+                .map_err(e)?;
             Ok::<_, StoreError>(())
         })?;
-        let familiar = |s: &String| {
-            crate::Reference::parse(s).map_or(s.clone(), |r| r.familiar())
-        };
+        let familiar = |s: &String| crate::Reference::parse(s).map_or(s.clone(), |r| r.familiar());
         Ok(Removed {
             untagged: img.tags.iter().chain(&img.digests).map(familiar).collect(),
             deleted: vec![img.id.clone()],

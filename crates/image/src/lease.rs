@@ -56,7 +56,10 @@ pub fn create(db: &mut Db) -> Result<Lease, DbError> {
             rusqlite::params![id, now()],
         )
         .map(|_| ())
-    .map_err(|source| DbError { path: "leases".into(), source })
+        .map_err(|source| DbError {
+            path: "leases".into(),
+            source,
+        })
     })?;
     Ok(Lease { id })
 }
@@ -68,7 +71,10 @@ pub fn add(db: &mut Db, lease: &Lease, kind: RefKind, names: &[String]) -> Resul
                 "INSERT OR IGNORE INTO lease_refs (lease, kind, name) VALUES (?1, ?2, ?3)",
                 rusqlite::params![lease.id, kind.as_str(), n],
             )
-            .map_err(|source| DbError { path: "leases".into(), source })?;
+            .map_err(|source| DbError {
+                path: "leases".into(),
+                source,
+            })?;
         }
         Ok(())
     })
@@ -79,7 +85,10 @@ pub fn release(db: &mut Db, lease: Lease) -> Result<(), DbError> {
         tx.execute("DELETE FROM lease_refs WHERE lease = ?1", [&lease.id])
             .and_then(|_| tx.execute("DELETE FROM leases WHERE id = ?1", [&lease.id]))
             .map(|_| ())
-            .map_err(|source| DbError { path: "leases".into(), source })
+            .map_err(|source| DbError {
+                path: "leases".into(),
+                source,
+            })
     })
 }
 

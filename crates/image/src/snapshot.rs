@@ -312,7 +312,13 @@ impl Snapshots {
 
     /// [`Snapshots::commit`], placing the snapshot on `parent`. Layers are extracted each into
     /// a directory of its own, in parallel, and only stacked here, in order.
-    pub fn commit_onto(&self, db: &mut Db, name: &str, key: &str, parent: Option<&str>) -> Result<()> {
+    pub fn commit_onto(
+        &self,
+        db: &mut Db,
+        name: &str,
+        key: &str,
+        parent: Option<&str>,
+    ) -> Result<()> {
         let info = self.stat(db, key)?;
         if info.kind != Kind::Active {
             return Err(SnapshotError::NotActive(key.into()));

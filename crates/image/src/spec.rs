@@ -45,7 +45,11 @@ pub struct Platform {
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
 }
 
@@ -315,14 +319,19 @@ mod tests {
     use super::*;
 
     fn d(c: char) -> Digest {
-        format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap()
+        format!("sha256:{}", c.to_string().repeat(64))
+            .parse()
+            .unwrap()
     }
 
     #[test]
     fn chain_ids_follow_the_spec() {
         let ids = chain_ids(&[d('a'), d('b')]);
         assert_eq!(ids[0], d('a'));
-        assert_eq!(ids[1], Digest::of(format!("{} {}", d('a'), d('b')).as_bytes()));
+        assert_eq!(
+            ids[1],
+            Digest::of(format!("{} {}", d('a'), d('b')).as_bytes())
+        );
     }
 
     #[test]

@@ -253,7 +253,14 @@ impl Store {
         }
         if let Ok(r) = Reference::parse(s) {
             let (table, name) = match &r.digest {
-                Some(_) => ("digests", format!("{}@{}", r.name(), r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default())),
+                Some(_) => (
+                    "digests",
+                    format!(
+                        "{}@{}",
+                        r.name(),
+                        r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default()
+                    ),
+                ),
                 None => ("tags", r.to_string()),
             };
             let id: Option<String> = self
@@ -337,7 +344,12 @@ impl Store {
                 [&name, &id],
             )
             .map(|_| ())
-            .map_err(|source| StoreError::Db(DbError { path: "tags".into(), source }))
+            .map_err(|source| {
+                StoreError::Db(DbError {
+                    path: "tags".into(),
+                    source,
+                })
+            })
         })
     }
 
@@ -355,10 +367,12 @@ impl Store {
         let id = config.to_string();
         let manifest = manifest.to_string();
         self.db.write(|tx| {
-            let e = |source| StoreError::Db(DbError {
-                path: "images".into(),
-                source,
-            });
+            let e = |source| {
+                StoreError::Db(DbError {
+                    path: "images".into(),
+                    source,
+                })
+            };
             tx.execute(
                 "INSERT INTO images (id, manifest, media_type, loaded, size)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -425,27 +439,34 @@ impl Store {
         let delete = remaining == 0 && users.is_empty();
         let id = img.id.to_string();
         self.db.write(|tx| {
-            let e = |source| StoreError::Db(DbError {
-                path: "images".into(),
-                source,
-            });
+            let e = |source| {
+                StoreError::Db(DbError {
+                    path: "images".into(),
+                    source,
+                })
+            };
             for t in &untag {
-                tx.execute("DELETE FROM tags WHERE name = ?1", [t]).map_err(e)?;
+                tx.execute("DELETE FROM tags WHERE name = ?1", [t])
+                    .map_err(e)?;
             }
             if delete {
-                tx.execute("DELETE FROM digests WHERE image = ?1", [&id]).map_err(e)?;
-                tx.execute("DELETE FROM images WHERE id = ?1", [&id]).map_err(e)?;
+                tx.execute("DELETE FROM digests WHERE image = ?1", [&id])
+                    .map_err(e)?;
+                tx.execute("DELETE FROM images WHERE id = ?1", [&id])
+                    .map_err(e)?;
             }
-            Ok(())
+            Ok::<_, StoreError>(())
         })?;
         out.untagged = untag
             .iter()
             .map(|t| Reference::parse(t).map_or(t.clone(), |r| r.familiar()))
             .collect();
         if delete {
-            out.untagged.extend(img.digests.iter().map(|d| {
-                Reference::parse(d).map_or(d.clone(), |r| r.familiar())
-            }));
+            out.untagged.extend(
+                img.digests
+                    .iter()
+                    .map(|d| Reference::parse(d).map_or(d.clone(), |r| r.familiar())),
+            );
             out.deleted.push(img.id.clone());
         }
         Ok(out)
@@ -584,7 +605,12 @@ impl Store {
     }
 
     /// Verifies a manifest against its config and unpacks its layers from the content store.
-    pub fn unpack_stored(&mut self, lease: &Lease, manifest: &Manifest, config_digest: &Digest) -> Result<(ImageConfig, u64)> {
+    pub fn unpack_stored(
+        &mut self,
+        lease: &Lease,
+        manifest: &Manifest,
+        config_digest: &Digest,
+    ) -> Result<(ImageConfig, u64)> {
         let config = ImageConfig::parse(&self.read_blob(config_digest)?)?;
         if config.rootfs.diff_ids.len() != manifest.layers.len() {
             return Err(StoreError::LayerCount {

@@ -119,7 +119,10 @@ mod tests {
             assert_eq!(parse(&format(t, 0)), Some(t));
         }
         assert_eq!(format(0, 0), "1970-01-01T00:00:00Z");
-        assert_eq!(parse("2024-02-29T12:00:00.123456789+01:00"), parse("2024-02-29T11:00:00Z"));
+        assert_eq!(
+            parse("2024-02-29T12:00:00.123456789+01:00"),
+            parse("2024-02-29T11:00:00Z")
+        );
         assert_eq!(parse("yesterday"), None);
         assert_eq!(since(0, 3 * 7 * 86_400), "3 weeks ago");
         assert_eq!(since(0, 30), "30 seconds ago");
