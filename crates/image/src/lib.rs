@@ -6,6 +6,7 @@ pub mod archive;
 pub mod compression;
 pub mod content;
 pub mod db;
+pub mod diff;
 pub mod digest;
 pub mod gc;
 pub mod import;

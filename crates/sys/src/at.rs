@@ -46,9 +46,12 @@ fn check(name: &OsStr, allow_dot: bool) -> Result<()> {
     }
 }
 
-fn fail(op: &'static str, dir: BorrowedFd<'_>, name: &OsStr) -> impl FnOnce(nix::Error) -> Error {
-    let path = shown(dir, name);
-    move |errno| Error::path(op, path, errno)
+fn fail<'a>(
+    op: &'static str,
+    dir: BorrowedFd<'a>,
+    name: &'a OsStr,
+) -> impl FnOnce(nix::Error) -> Error + 'a {
+    move |errno| Error::path(op, shown(dir, name), errno)
 }
 
 /// `lstat` of `name`; `None` when nothing is there.
@@ -103,11 +106,8 @@ pub fn hardlink(
 /// Creates a new regular file for writing; fails if anything exists at `name`.
 pub fn create_file(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> Result<File> {
     check(name, false)?;
-    let flags = OFlag::O_CREAT
-        | OFlag::O_EXCL
-        | OFlag::O_WRONLY
-        | OFlag::O_NOFOLLOW
-        | OFlag::O_CLOEXEC;
+    let flags =
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     openat(dir, name, flags, Mode::from_bits_truncate(mode))
         .map(File::from)
         .map_err(fail("openat", dir, name))
@@ -231,7 +231,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let fd = crate::inroot::open_root(d.path()).unwrap();
         for bad in ["", "..", "a/b", "/x", "a\0b"] {
-            assert!(mkdir(fd.as_fd(), OsStr::new(bad), 0o755).is_err(), "{bad:?}");
+            assert!(
+                mkdir(fd.as_fd(), OsStr::new(bad), 0o755).is_err(),
+                "{bad:?}"
+            );
         }
         assert!(mkdir(fd.as_fd(), OsStr::new("."), 0o755).is_err());
         assert!(chmod(fd.as_fd(), OsStr::new("."), 0o700).is_ok());

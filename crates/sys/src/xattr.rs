@@ -126,7 +126,10 @@ mod tests {
         set(fd.as_fd(), f, k, b"v").unwrap();
         assert_eq!(get(fd.as_fd(), f, k).unwrap().as_deref(), Some(&b"v"[..]));
         assert!(list(fd.as_fd(), f).unwrap().iter().any(|n| n == k));
-        assert_eq!(get(fd.as_fd(), f, OsStr::new("trusted.none")).unwrap(), None);
+        assert_eq!(
+            get(fd.as_fd(), f, OsStr::new("trusted.none")).unwrap(),
+            None
+        );
         // On the symlink itself, not on the directory it points at.
         set(fd.as_fd(), OsStr::new("l"), k, b"w").unwrap();
         let out = crate::inroot::open_root(outside.path()).unwrap();
