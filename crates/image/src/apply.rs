@@ -767,6 +767,16 @@ impl Applier<'_> {
         })
     }
 
+    fn ids(&self, e: &Entry) -> Result<(u32, u32)> {
+        let id = |v: u64, what: &str| {
+            u32::try_from(v).map_err(|_| ApplyError::Invalid {
+                path: e.shown(),
+                reason: format!("{what} {v} is out of range"),
+            })
+        };
+        Ok((id(e.uid, "uid")?, id(e.gid, "gid")?))
+    }
+
     /// Owner, mode, xattrs and times of an entry just created (`.` being `dir` itself).
     fn metadata(
         &mut self,
@@ -780,13 +790,8 @@ impl Applier<'_> {
             source,
         };
         if self.opts.preserve_owner {
-            let id = |v: u64, what: &str| {
-                u32::try_from(v).map_err(|_| ApplyError::Invalid {
-                    path: e.shown(),
-                    reason: format!("{what} {v} is out of range"),
-                })
-            };
-            at::chown(dir, name, id(e.uid, "uid")?, id(e.gid, "gid")?).map_err(fs)?;
+            let (uid, gid) = self.ids(e)?;
+            at::chown(dir, name, uid, gid).map_err(fs)?;
         }
         // After chown, which clears setuid and setgid bits. Symlinks have no mode.
         if e.kind != b'2' {
@@ -862,7 +867,15 @@ impl Applier<'_> {
             Whiteouts::Overlay => {
                 let dir = self.parent(e, parent, true)?;
                 at::remove_all(dir.as_fd(), target).map_err(fs)?;
-                at::mknod(dir.as_fd(), target, SFlag::S_IFCHR, 0, 0).map_err(fs)
+                at::mknod(dir.as_fd(), target, SFlag::S_IFCHR, 0, 0).map_err(fs)?;
+                // Owner and time as the tar says, so that a layer written back from this
+                // directory is the same layer.
+                if self.opts.preserve_owner {
+                    let (uid, gid) = self.ids(e)?;
+                    at::chown(dir.as_fd(), target, uid, gid).map_err(fs)?;
+                }
+                let atime = e.atime.unwrap_or(e.mtime);
+                at::set_times(dir.as_fd(), target, atime, e.mtime).map_err(fs)
             }
             Whiteouts::Remove => {
                 let dir = match self.parent(e, parent, false) {
