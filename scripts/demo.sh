@@ -3,11 +3,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cargo build --release -p berth-runc
+cargo build --release -p berth-runc -p berth-cli
 runc_bin=$PWD/target/release/berth-runc
+berth_bin=$PWD/target/release/berth
 bundle=$(mktemp -d /tmp/berth-demo.XXXXXX)
 trap 'rm -rf "$bundle"' EXIT
 scripts/busybox-bundle.sh "$bundle"
+# The same rootfs as an image in a throwaway store: import, list, save.
+export BERTH_ROOT=$bundle/store
+tar -C "$bundle/rootfs" -cf "$bundle/rootfs.tar" .
+"$berth_bin" import "$bundle/rootfs.tar" demo/busybox:latest
+"$berth_bin" images
+"$berth_bin" save -o "$bundle/busybox-image.tar" demo/busybox
+"$berth_bin" rmi demo/busybox
+rm -f "$bundle/rootfs.tar"
 cd "$bundle"
 "$runc_bin" spec
 # runc's default spec wants a terminal; the demo prints to plain stdout instead.

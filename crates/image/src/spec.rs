@@ -153,7 +153,9 @@ pub struct Index {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
-/// What a manifest-ish document turned out to be.
+/// What a manifest-ish document turned out to be. (Parsed once per image, so the size
+/// difference between the variants costs nothing worth a box.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Document {
     Manifest(Manifest),
