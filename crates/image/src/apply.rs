@@ -268,7 +268,7 @@ impl<R: Read> Stream<R> {
         &mut self,
         mut len: u64,
         buf: &mut [u8],
-        mut out: Option<&mut dyn Write>,
+        mut out: Option<(&mut dyn Write, &str)>,
         what: &dyn Fn() -> String,
     ) -> Result<()> {
         while len > 0 {
@@ -280,9 +280,9 @@ impl<R: Read> Stream<R> {
                     what: what(),
                 });
             }
-            if let Some(w) = out.as_mut() {
+            if let Some((w, path)) = out.as_mut() {
                 w.write_all(&buf[..n]).map_err(|source| ApplyError::Write {
-                    path: what(),
+                    path: path.to_string(),
                     source,
                 })?;
             }
@@ -468,9 +468,7 @@ fn next_entry<R: Read>(s: &mut Stream<R>, limits: &Limits) -> Result<Option<Entr
         let bad = |reason: String| ApplyError::Header { offset, reason };
         check_sum(&block).map_err(bad)?;
         let kind = header.entry_type().as_byte();
-        let size = header
-            .entry_size()
-            .map_err(|e| bad(format!("bad size field: {e}")))?;
+        let size = numeric(&block[124..136]).ok_or_else(|| bad("bad size field".into()))?;
         let what: Option<&'static str> = match kind {
             b'x' => Some("PAX header"),
             b'g' => Some("PAX global header"),
@@ -525,31 +523,23 @@ fn next_entry<R: Read>(s: &mut Stream<R>, limits: &Limits) -> Result<Option<Entr
             .or(long_link)
             .or_else(|| header.link_name_bytes().map(|l| l.into_owned()))
             .unwrap_or_default();
-        let num = |r: io::Result<u64>, field: &str| {
-            r.map_err(|e| ApplyError::Header {
+        let field = |range: std::ops::Range<usize>, name: &str| {
+            numeric(&block[range]).ok_or_else(|| ApplyError::Header {
                 offset,
-                reason: format!("bad {field} field: {e}"),
+                reason: format!("bad {name} field"),
             })
         };
         let mtime = match pax.mtime {
             Some(t) => t,
             None => (
-                i64::try_from(num(header.mtime(), "mtime")?).unwrap_or(i64::MAX),
+                i64::try_from(field(136..148, "mtime")?).unwrap_or(i64::MAX),
                 0,
             ),
         };
-        let mode = header
-            .mode()
-            .map_err(|e| bad(format!("bad mode field: {e}")))?;
+        let mode = u32::try_from(field(100..108, "mode")?).unwrap_or(0);
         let dev = if matches!(kind, b'3' | b'4') {
-            let f = |r: io::Result<Option<u32>>, field: &str| {
-                r.map(Option::unwrap_or_default)
-                    .map_err(|e| bad(format!("bad {field} field: {e}")))
-            };
-            (
-                f(header.device_major(), "devmajor")?,
-                f(header.device_minor(), "devminor")?,
-            )
+            let d = |r, n| field(r, n).map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+            (d(329..337, "devmajor")?, d(337..345, "devminor")?)
         } else {
             (0, 0)
         };
@@ -562,11 +552,11 @@ fn next_entry<R: Read>(s: &mut Stream<R>, limits: &Limits) -> Result<Option<Entr
         return Ok(Some(Entry {
             uid: match pax.uid {
                 Some(u) => u,
-                None => num(header.uid(), "uid")?,
+                None => field(108..116, "uid")?,
             },
             gid: match pax.gid {
                 Some(g) => g,
-                None => num(header.gid(), "gid")?,
+                None => field(116..124, "gid")?,
             },
             size: pax.size.unwrap_or(size),
             path,
@@ -581,14 +571,47 @@ fn next_entry<R: Read>(s: &mut Stream<R>, limits: &Limits) -> Result<Option<Entr
     }
 }
 
+/// A numeric header field: octal digits padded with spaces or NULs (an empty field is 0,
+/// as Go and GNU tar read it), or GNU's base-256 form for values octal can't hold.
+fn numeric(f: &[u8]) -> Option<u64> {
+    if f.first().is_some_and(|&b| b & 0x80 != 0) {
+        // Base-256, big-endian; 0xff would be a negative number.
+        if f[0] == 0xff {
+            return None;
+        }
+        let mut v: u64 = u64::from(f[0] & 0x7f);
+        for &b in &f[1..] {
+            v = v.checked_mul(256)?.checked_add(u64::from(b))?;
+        }
+        return Some(v);
+    }
+    let t = f
+        .iter()
+        .position(|&b| b != b' ' && b != 0)
+        .map_or(&[][..], |start| &f[start..]);
+    let end = t
+        .iter()
+        .position(|&b| b == b' ' || b == 0)
+        .unwrap_or(t.len());
+    if t[end..].iter().any(|&b| b != b' ' && b != 0) {
+        return None;
+    }
+    let digits = &t[..end];
+    if digits.is_empty() {
+        return Some(0);
+    }
+    if !digits.iter().all(|b| (b'0'..=b'7').contains(b)) {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(digits).ok()?, 8).ok()
+}
+
 /// Checks a header's checksum, computed with the checksum field as spaces; historic tars
 /// summed signed bytes, and both sums are accepted, as GNU tar and Go do.
 fn check_sum(block: &[u8; BLOCK]) -> std::result::Result<(), String> {
-    let field = &block[148..156];
-    let text = std::str::from_utf8(field)
-        .map_err(|_| "bad checksum field".to_string())?
-        .trim_matches(|c: char| c == ' ' || c == '\0');
-    let want = u32::from_str_radix(text, 8).map_err(|_| "bad checksum field".to_string())?;
+    let want = numeric(&block[148..156])
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| "bad checksum field: not a tar stream?".to_string())?;
     let (mut unsigned, mut signed) = (0u32, 0i32);
     for (i, &b) in block.iter().enumerate() {
         let b = if (148..156).contains(&i) { b' ' } else { b };
@@ -637,7 +660,7 @@ struct Applier<'o> {
 
 impl Applier<'_> {
     fn entry<R: Read>(&mut self, s: &mut Stream<R>, e: &Entry) -> Result<()> {
-        let shown = || e.shown();
+        let shown = || format!("entry {:?}", e.shown());
         let invalid = |reason: &str| ApplyError::Invalid {
             path: e.shown(),
             reason: reason.to_string(),
@@ -709,7 +732,8 @@ impl Applier<'_> {
             _ if is_file => {
                 at::remove_all(dir, name).map_err(fs)?;
                 let mut f = at::create_file(dir, name, 0o600).map_err(fs)?;
-                s.copy(e.size, &mut self.buf, Some(&mut f), &shown)?;
+                let path = e.shown();
+                s.copy(e.size, &mut self.buf, Some((&mut f, &path)), &shown)?;
                 s.pad(e.size, &shown)?;
                 self.size += e.size;
             }
@@ -1018,6 +1042,20 @@ mod tests {
         for bad in [&b"5 a=b\n"[..], b"x a=b\n", b"7 ab\n\n\n", b"99 a=b\n"] {
             assert!(parse_pax(bad, 0).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn numeric_fields() {
+        assert_eq!(numeric(b"0000644\0"), Some(0o644));
+        assert_eq!(numeric(b"  644 \0\0"), Some(0o644));
+        assert_eq!(numeric(b"\0\0\0\0\0\0\0\0"), Some(0));
+        assert_eq!(
+            numeric(&[0x80, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0]),
+            Some(1 << 33)
+        );
+        assert_eq!(numeric(b"12 34\0"), None);
+        assert_eq!(numeric(b"0009\0"), None);
+        assert_eq!(numeric(&[0xff; 8]), None);
     }
 
     #[test]
