@@ -491,25 +491,21 @@ fn next_entry<R: Read>(s: &mut Stream<R>, limits: &Limits) -> Result<Option<Entr
             s.read_exact(&mut data, &w)?;
             s.pad(size, &w)?;
             let dup = || bad(format!("two {what}s for one entry"));
-            match kind {
+            let slot = match kind {
                 b'x' => {
                     if pax.is_some() {
                         return Err(dup());
                     }
                     pax = Some(parse_pax(&data, offset)?);
+                    continue;
                 }
-                b'L' => {
-                    if long_name.replace(until_nul(data)).is_some() {
-                        return Err(dup());
-                    }
-                }
-                b'K' => {
-                    if long_link.replace(until_nul(data)).is_some() {
-                        return Err(dup());
-                    }
-                }
+                b'L' => &mut long_name,
+                b'K' => &mut long_link,
                 // Global headers apply to the whole archive; like Docker, we ignore them.
-                _ => {}
+                _ => continue,
+            };
+            if slot.replace(until_nul(data)).is_some() {
+                return Err(dup());
             }
             continue;
         }
@@ -645,6 +641,9 @@ fn rel_path(comps: &[&OsStr]) -> PathBuf {
     comps.iter().collect()
 }
 
+/// A directory's parent, name (`.` for the root), atime and mtime.
+type DirTimes = (PathBuf, PathBuf, (i64, i64), (i64, i64));
+
 struct Applier<'o> {
     root: OwnedFd,
     opts: &'o ApplyOptions,
@@ -653,7 +652,7 @@ struct Applier<'o> {
     created: BTreeSet<PathBuf>,
     /// Directories whose times are set once everything else is written: (parent, name,
     /// atime, mtime), with `.` naming the root itself.
-    dirs: Vec<(PathBuf, PathBuf, (i64, i64), (i64, i64))>,
+    dirs: Vec<DirTimes>,
     size: u64,
     buf: Vec<u8>,
 }
