@@ -674,7 +674,7 @@ impl Applier<'_> {
             s.copy(e.size, buf, None, &shown)?;
             s.pad(e.size, &shown)
         };
-        if comps.is_empty() {
+        let Some((&name, parent)) = comps.split_last() else {
             // The root itself ("./" or "/"): only a directory entry makes sense.
             if e.kind != b'5' {
                 return Err(invalid("only a directory can stand for the layer root"));
@@ -685,9 +685,7 @@ impl Applier<'_> {
                 source: err,
             })?;
             return self.metadata(e, root.as_fd(), OsStr::new("."), &[]);
-        }
-        let (name, parent) = comps.split_last().expect("not empty");
-        let name = *name;
+        };
         let nb = name.as_bytes();
 
         // Whiteouts and other `.wh.` names.
