@@ -619,3 +619,31 @@ fn assert_inside(root: &Path) {
     }
     walk(root, 0);
 }
+
+#[test]
+fn overlay_metadata_xattrs_from_the_image_are_ignored() {
+    // Only whiteout entries may make overlayfs metadata; a redirect or opaque xattr carried
+    // verbatim could point overlayfs at other layers' files.
+    let mut t = Tar::default();
+    let mut pax = Vec::new();
+    for (k, v) in [
+        ("SCHILY.xattr.trusted.overlay.redirect", "/etc"),
+        ("SCHILY.xattr.trusted.overlay.opaque", "y"),
+        ("SCHILY.xattr.user.overlay.metacopy", ""),
+        ("SCHILY.xattr.user.kept", "v"),
+    ] {
+        let rest = k.len() + v.len() + 3;
+        let len = rest + (rest + 2).to_string().len();
+        pax.extend_from_slice(format!("{len} {k}={v}\n").as_bytes());
+    }
+    let mut h = Header::new_ustar();
+    h.set_entry_type(EntryType::XHeader);
+    h.set_size(pax.len() as u64);
+    let layer = t.header(&mut h, &pax).dir("d/").finish();
+    let f = Fixture::new();
+    f.apply(&layer, Whiteouts::Overlay).unwrap();
+    let root = berth_sys::inroot::open_root(&f.root).unwrap();
+    use std::os::fd::AsFd;
+    let names = berth_sys::xattr::list(root.as_fd(), "d".as_ref()).unwrap();
+    assert_eq!(names, ["user.kept"]);
+}
