@@ -92,7 +92,7 @@ pub struct Applied {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("{path}: {source}")]
+    #[error("opening the layer root {path}: {source}")]
     Root {
         path: PathBuf,
         source: berth_sys::Error,
