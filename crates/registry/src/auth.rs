@@ -174,7 +174,11 @@ impl DockerConfig {
                 return Err(config.malformed(format!("{key:?} is not an object")));
             }
         }
-        if config.root.get("credsStore").is_some_and(|v| !v.is_string()) {
+        if config
+            .root
+            .get("credsStore")
+            .is_some_and(|v| !v.is_string())
+        {
             return Err(config.malformed("\"credsStore\" is not a string".into()));
         }
         Ok(config)
@@ -246,7 +250,11 @@ impl DockerConfig {
         };
         let field = |name: &str| entry.get(name).and_then(Value::as_str).unwrap_or("");
         if !field("auth").is_empty() {
-            let bad = || self.malformed(format!("auths[{key:?}].auth is not base64 of user:password"));
+            let bad = || {
+                self.malformed(format!(
+                    "auths[{key:?}].auth is not base64 of user:password"
+                ))
+            };
             let decoded = base64::decode(field("auth").trim()).ok_or_else(bad)?;
             let text = String::from_utf8(decoded).map_err(|_| bad())?;
             let (user, pass) = text.split_once(':').ok_or_else(bad)?;
@@ -457,9 +465,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("sub/.docker/config.json");
         let mut c = DockerConfig::load(&p).unwrap();
-        c.set_credentials("h:1", &Credentials::new("u", "p")).unwrap();
+        c.set_credentials("h:1", &Credentials::new("u", "p"))
+            .unwrap();
         c.save().unwrap();
-        let mode = fs::metadata(p.parent().unwrap()).unwrap().permissions().mode();
+        let mode = fs::metadata(p.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
         assert_eq!(
             DockerConfig::load(&p).unwrap().credentials("h:1").unwrap(),
@@ -496,9 +508,13 @@ mod tests {
         let link = d.path().join("config.json");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let mut c = DockerConfig::load(&link).unwrap();
-        c.set_credentials("h:1", &Credentials::new("u", "p")).unwrap();
+        c.set_credentials("h:1", &Credentials::new("u", "p"))
+            .unwrap();
         c.save().unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert!(fs::read_to_string(&real).unwrap().contains("h:1"));
     }
 
@@ -511,7 +527,13 @@ mod tests {
         );
         let mut c = DockerConfig::load(&p).unwrap();
         let e = c.credentials("docker.io").unwrap_err();
-        assert!(matches!(e, ConfigError::CredentialHelper { key: "credsStore", .. }));
+        assert!(matches!(
+            e,
+            ConfigError::CredentialHelper {
+                key: "credsStore",
+                ..
+            }
+        ));
         assert!(e.to_string().contains("docker-credential-desktop"), "{e}");
         assert!(c
             .set_credentials("docker.io", &Credentials::new("u", "p"))
@@ -541,7 +563,10 @@ mod tests {
             Err(ConfigError::IdentityToken { .. })
         ));
         let p = write(d.path(), r#"{"auths": {"h:1": {"auth": "!!"}}}"#);
-        let e = DockerConfig::load(&p).unwrap().credentials("h:1").unwrap_err();
+        let e = DockerConfig::load(&p)
+            .unwrap()
+            .credentials("h:1")
+            .unwrap_err();
         assert!(e.to_string().contains("config.json"), "{e}");
         let p = write(d.path(), r#"{"auths": {"h:1": {"auth": "bm9jb2xvbg=="}}}"#);
         assert!(DockerConfig::load(&p).unwrap().credentials("h:1").is_err());

@@ -38,7 +38,8 @@ fn value(c: u8) -> Option<u32> {
 /// trailing character, padding in the middle).
 pub fn decode(input: &str) -> Option<Vec<u8>> {
     let trimmed = input.trim_end_matches('=');
-    if input.len() - trimmed.len() > 2 || (input.len() != trimmed.len() && input.len() % 4 != 0)
+    if input.len() - trimmed.len() > 2
+        || (input.len() != trimmed.len() && !input.len().is_multiple_of(4))
     {
         return None;
     }

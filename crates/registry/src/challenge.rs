@@ -126,7 +126,9 @@ mod tests {
 
     #[test]
     fn docker_hub_bearer() {
-        let c = pick([r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#]);
+        let c = pick([
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#,
+        ]);
         assert_eq!(
             c,
             Some(Challenge::Bearer {
@@ -139,9 +141,8 @@ mod tests {
 
     #[test]
     fn spacing_case_escapes_and_unquoted_values() {
-        let c = pick([
-            r#"bearer  realm = "http://h/t\"x" , service=svc,error="insufficient_scope""#,
-        ]);
+        let c =
+            pick([r#"bearer  realm = "http://h/t\"x" , service=svc,error="insufficient_scope""#]);
         assert_eq!(
             c,
             Some(Challenge::Bearer {

@@ -159,7 +159,11 @@ pub enum Error {
         source: io::Error,
     },
     #[error("blob {digest}: the data to push ended after {read} of {size} bytes")]
-    ShortSource { digest: Digest, read: u64, size: u64 },
+    ShortSource {
+        digest: Digest,
+        read: u64,
+        size: u64,
+    },
 }
 
 fn join_ref(repo: &str, reference: &str) -> String {
@@ -221,7 +225,9 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            format!("manifest for h:5000/a@{d} not found: manifest unknown: manifest {d} is not found")
+            format!(
+                "manifest for h:5000/a@{d} not found: manifest unknown: manifest {d} is not found"
+            )
         );
         let e = Error::PullDenied {
             repo: "busybox".into(),

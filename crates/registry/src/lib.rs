@@ -17,7 +17,6 @@ mod error;
 
 pub use auth::{ConfigError, Credentials, DockerConfig};
 pub use client::{
-    media_types, BlobReader, Client, ClientOptions, Descriptor, Manifest, Upload,
-    MAX_MANIFEST_SIZE,
+    media_types, BlobReader, Client, ClientOptions, Descriptor, Manifest, Upload, MAX_MANIFEST_SIZE,
 };
 pub use error::{ApiError, Detail, Error, Result};
