@@ -753,10 +753,9 @@ pub fn system_df(g: &Globals, argv: &[String]) -> Result<()> {
     let store = open(g)?;
     let u = store.usage()?;
     let pct = |r: u64, t: u64| {
-        if t == 0 {
-            String::new()
-        } else {
-            format!(" ({}%)", r * 100 / t)
+        match (r * 100).checked_div(t) {
+            None => String::new(),
+            Some(p) => format!(" ({p}%)"),
         }
     };
     let rows = vec![
