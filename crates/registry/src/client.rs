@@ -25,7 +25,12 @@ pub mod media_types {
         "application/vnd.docker.distribution.manifest.list.v2+json";
     /// What `manifest` asks for when given no `Accept` list: images and indexes, OCI and
     /// Docker. (Schema 1 is not accepted; Docker dropped it too.)
-    pub const DEFAULT_ACCEPT: &[&str] = &[OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
+    pub const DEFAULT_ACCEPT: &[&str] = &[
+        OCI_INDEX,
+        DOCKER_MANIFEST_LIST,
+        OCI_MANIFEST,
+        DOCKER_MANIFEST,
+    ];
 }
 
 /// Manifests beyond this are refused unread (the default of [`ClientOptions`]); real ones
@@ -124,12 +129,17 @@ impl Read for BlobReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.skip > 0 {
             let mut scratch = [0u8; 8192];
-            let want = scratch.len().min(self.skip.try_into().unwrap_or(usize::MAX));
+            let want = scratch
+                .len()
+                .min(self.skip.try_into().unwrap_or(usize::MAX));
             let n = self.inner.read(&mut scratch[..want])?;
             if n == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("blob {}: the body ended before the requested offset", self.digest),
+                    format!(
+                        "blob {}: the body ended before the requested offset",
+                        self.digest
+                    ),
                 ));
             }
             self.skip -= n as u64;
@@ -141,7 +151,10 @@ impl Read for BlobReader {
                 // Content-Range promised more than the connection delivered.
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("blob {}: the connection closed {r} bytes short", self.digest),
+                    format!(
+                        "blob {}: the connection closed {r} bytes short",
+                        self.digest
+                    ),
                 ));
             }
             *r = r.saturating_sub(n as u64);
@@ -279,7 +292,10 @@ fn split_port(host: &str) -> (&str, Option<&str>) {
 /// `localhost`.
 fn is_loopback(host: &str) -> bool {
     let h = split_port(host).0;
-    let h = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h);
+    let h = h
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(h);
     h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
@@ -291,8 +307,7 @@ fn check_repo(repo: &str) -> Result<()> {
         !b.is_empty()
             && b[0].is_ascii_alphanumeric()
             && b[b.len() - 1].is_ascii_alphanumeric()
-            && b
-                .iter()
+            && b.iter()
                 .all(|&x| x.is_ascii_lowercase() || x.is_ascii_digit() || b"._-".contains(&x))
             && !c.contains("..")
             && !c.contains("___")
@@ -504,7 +519,10 @@ impl Client {
         let what = || self.display_ref(repo, reference);
         let limit = self.max_manifest_size;
         if content_length(&resp).is_some_and(|n| n > limit) {
-            return Err(Error::ManifestTooLarge { what: what(), limit });
+            return Err(Error::ManifestTooLarge {
+                what: what(),
+                limit,
+            });
         }
         let media_type = header_str(&resp, "content-type").map(str::to_string);
         let header_digest = header_str(&resp, "docker-content-digest").map(str::to_string);
@@ -519,10 +537,19 @@ impl Client {
                 source,
             })?;
         if bytes.len() as u64 > limit {
-            return Err(Error::ManifestTooLarge { what: what(), limit });
+            return Err(Error::ManifestTooLarge {
+                what: what(),
+                limit,
+            });
         }
         let digest = Digest::of(&bytes);
-        self.verify_manifest_digest(repo, reference, wanted.as_ref(), header_digest.as_deref(), &digest)?;
+        self.verify_manifest_digest(
+            repo,
+            reference,
+            wanted.as_ref(),
+            header_digest.as_deref(),
+            &digest,
+        )?;
         Ok(Manifest {
             media_type: manifest_media_type(media_type.as_deref(), &bytes),
             bytes,
@@ -576,7 +603,14 @@ impl Client {
         let accept_value = self.accept(accept);
         let headers = [(header::ACCEPT, accept_value.as_str())];
         let scopes = [pull_scope(repo)];
-        let resp = self.send(Method::HEAD, &url, &headers, &mut Body::Empty, &scopes, true)?;
+        let resp = self.send(
+            Method::HEAD,
+            &url,
+            &headers,
+            &mut Body::Empty,
+            &scopes,
+            true,
+        )?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -598,7 +632,10 @@ impl Client {
         if let (Some(w), Some(h)) = (&wanted, &header_digest) {
             if w != h {
                 return Err(Error::DigestMismatch {
-                    what: format!("manifest {} (Docker-Content-Digest)", self.display_ref(repo, reference)),
+                    what: format!(
+                        "manifest {} (Docker-Content-Digest)",
+                        self.display_ref(repo, reference)
+                    ),
                     expected: w.to_string(),
                     actual: h.clone(),
                 });
@@ -704,7 +741,11 @@ impl Client {
         check_repo(from_repo)?;
         let base = self.base()?;
         let url = with_query(
-            &with_query(&format!("{base}/v2/{repo}/blobs/uploads/"), "mount", &digest.to_string()),
+            &with_query(
+                &format!("{base}/v2/{repo}/blobs/uploads/"),
+                "mount",
+                &digest.to_string(),
+            ),
             "from",
             from_repo,
         );
@@ -774,14 +815,22 @@ impl Client {
         Ok((location, min_chunk))
     }
 
-    fn location(&self, resp: &Response<ureq::Body>, method: &'static str, url: &str) -> Result<String> {
+    fn location(
+        &self,
+        resp: &Response<ureq::Body>,
+        method: &'static str,
+        url: &str,
+    ) -> Result<String> {
         let base = self.base()?;
         match header_str(resp, "location").filter(|l| !l.is_empty()) {
             Some(l) => Ok(resolve_location(base, url, l)),
             None => Err(Error::Protocol {
                 method,
                 url: url.to_string(),
-                what: format!("status {} without a Location header", resp.status().as_u16()),
+                what: format!(
+                    "status {} without a Location header",
+                    resp.status().as_u16()
+                ),
             }),
         }
     }
@@ -798,6 +847,7 @@ impl Client {
         let url = with_query(location, "digest", &digest.to_string());
         let mut source = Source {
             inner: reader.take(size),
+            size,
             read: 0,
             error: None,
         };
@@ -845,7 +895,9 @@ impl Client {
         let mut buf = vec![0u8; chunk.min(size).max(1).try_into().unwrap_or(usize::MAX)];
         let mut offset = 0u64;
         while offset < size {
-            let want = buf.len().min((size - offset).try_into().unwrap_or(usize::MAX));
+            let want = buf
+                .len()
+                .min((size - offset).try_into().unwrap_or(usize::MAX));
             let n = read_full(reader, &mut buf[..want]).map_err(|source| Error::Source {
                 digest: digest.clone(),
                 source,
@@ -900,7 +952,14 @@ impl Client {
     /// Best effort: an abandoned session only costs the registry some disk until it
     /// purges old uploads.
     fn cancel_upload(&self, location: &str, scopes: &[String]) {
-        let _ = self.send(Method::DELETE, location, &[], &mut Body::Empty, scopes, false);
+        let _ = self.send(
+            Method::DELETE,
+            location,
+            &[],
+            &mut Body::Empty,
+            scopes,
+            false,
+        );
     }
 
     fn check_blob_digest(
@@ -911,7 +970,10 @@ impl Client {
         digest: &Digest,
     ) -> Result<()> {
         match header_str(resp, "docker-content-digest") {
-            Some(h) if h.starts_with("sha256:") && h.parse::<Digest>().ok().as_ref() != Some(digest) => {
+            Some(h)
+                if h.starts_with("sha256:")
+                    && h.parse::<Digest>().ok().as_ref() != Some(digest) =>
+            {
                 Err(Error::Protocol {
                     method,
                     url: url.to_string(),
@@ -946,14 +1008,26 @@ impl Client {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base()?);
         let headers = [(header::CONTENT_TYPE, media_type)];
         let scopes = [push_scope(repo)];
-        let resp = self.send(Method::PUT, &url, &headers, &mut Body::Bytes(bytes), &scopes, false)?;
+        let resp = self.send(
+            Method::PUT,
+            &url,
+            &headers,
+            &mut Body::Bytes(bytes),
+            &scopes,
+            false,
+        )?;
         if resp.status() != StatusCode::CREATED {
             return Err(self.fail(Op::Push { repo }, Method::PUT, &url, resp));
         }
-        if let Some(h) = header_str(&resp, "docker-content-digest").filter(|h| h.starts_with("sha256:")) {
+        if let Some(h) =
+            header_str(&resp, "docker-content-digest").filter(|h| h.starts_with("sha256:"))
+        {
             if h.parse::<Digest>().ok().as_ref() != Some(&digest) {
                 return Err(Error::DigestMismatch {
-                    what: format!("pushed manifest {} (Docker-Content-Digest)", self.display_ref(repo, reference)),
+                    what: format!(
+                        "pushed manifest {} (Docker-Content-Digest)",
+                        self.display_ref(repo, reference)
+                    ),
                     expected: digest.to_string(),
                     actual: h.parse().unwrap_or(digest),
                 });
@@ -1127,10 +1201,10 @@ impl Client {
         scopes: &[String],
         follow_redirects: bool,
     ) -> Result<Response<ureq::Body>> {
-        let ours = self
-            .base
-            .get()
-            .is_some_and(|b| url.strip_prefix(b.as_str()).is_some_and(|r| r.starts_with('/')));
+        let ours = self.base.get().is_some_and(|b| {
+            url.strip_prefix(b.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+        });
         // Only the registry itself gets our credentials, never a host a Location named.
         let mut auth = if ours {
             self.authorization(scopes, None)?
@@ -1139,7 +1213,14 @@ impl Client {
         };
         let mut retried = false;
         loop {
-            let resp = self.send_once(&method, url, headers, body, auth.as_deref(), follow_redirects)?;
+            let resp = self.send_once(
+                &method,
+                url,
+                headers,
+                body,
+                auth.as_deref(),
+                follow_redirects,
+            )?;
             if resp.status() != StatusCode::UNAUTHORIZED || retried || !ours || !body.replayable() {
                 return Ok(resp);
             }
@@ -1293,10 +1374,7 @@ impl Client {
         let req = req
             .body(SendBody::none())
             .map_err(|e| token_err(format!("cannot build the request: {e}")))?;
-        let resp = self
-            .agent
-            .run(req)
-            .map_err(|e| token_err(e.to_string()))?;
+        let resp = self.agent.run(req).map_err(|e| token_err(e.to_string()))?;
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             let d = detail(resp);
@@ -1306,24 +1384,24 @@ impl Client {
                 details: String,
             }
             let hub = serde_json::from_str::<Hub>(&d.text).ok().map(|h| h.details);
-            let message = d
-                .message()
-                .map(str::to_string)
-                .or(hub)
-                .unwrap_or_else(|| {
-                    if self.credentials.is_some() {
-                        "incorrect username or password".into()
-                    } else {
-                        "authentication required".into()
-                    }
-                });
+            let message = d.message().map(str::to_string).or(hub).unwrap_or_else(|| {
+                if self.credentials.is_some() {
+                    "incorrect username or password".into()
+                } else {
+                    "authentication required".into()
+                }
+            });
             return Err(Error::Unauthorized {
                 registry: self.registry.clone(),
                 message,
             });
         }
         if !status.is_success() {
-            return Err(token_err(format!("status {}: {}", status.as_u16(), detail(resp))));
+            return Err(token_err(format!(
+                "status {}: {}",
+                status.as_u16(),
+                detail(resp)
+            )));
         }
         #[derive(serde::Deserialize)]
         struct Answer {
@@ -1340,8 +1418,8 @@ impl Client {
             .take(MAX_TOKEN_BODY)
             .read_to_end(&mut text)
             .map_err(|e| token_err(format!("reading the answer: {e}")))?;
-        let answer: Answer = serde_json::from_slice(&text)
-            .map_err(|e| token_err(format!("invalid answer: {e}")))?;
+        let answer: Answer =
+            serde_json::from_slice(&text).map_err(|e| token_err(format!("invalid answer: {e}")))?;
         let value = if answer.token.is_empty() {
             answer.access_token
         } else {
@@ -1350,7 +1428,8 @@ impl Client {
         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(token_err("the answer holds no usable token".into()));
         }
-        let lifetime = Duration::from_secs(answer.expires_in.min(365 * 24 * 3600)).max(MIN_TOKEN_LIFETIME);
+        let lifetime =
+            Duration::from_secs(answer.expires_in.min(365 * 24 * 3600)).max(MIN_TOKEN_LIFETIME);
         Ok(Token {
             value,
             renew_at: Instant::now() + lifetime - TOKEN_MARGIN,
@@ -1370,9 +1449,11 @@ fn scope_key(scopes: &[String], extra: Option<&str>) -> String {
 }
 
 /// The caller's reader during a streamed PUT: counts what was sent and keeps its error,
-/// which ureq would otherwise report as a failed request.
+/// which ureq would otherwise report as a failed request. Ending before `size` is an error
+/// too: the request announced `size` bytes, and the registry would wait for the rest.
 struct Source<R> {
     inner: R,
+    size: u64,
     read: u64,
     error: Option<io::Error>,
 }
@@ -1380,6 +1461,10 @@ struct Source<R> {
 impl<R: Read> Read for Source<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.inner.read(buf) {
+            Ok(0) if self.read < self.size && !buf.is_empty() => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the blob's source ended early",
+            )),
             Ok(n) => {
                 self.read += n as u64;
                 Ok(n)
@@ -1422,16 +1507,36 @@ mod tests {
 
     #[test]
     fn hosts() {
-        for ok in ["docker.io", "localhost:5000", "127.0.0.1:1", "[::1]:5000", "[::1]", "a-b.c"] {
+        for ok in [
+            "docker.io",
+            "localhost:5000",
+            "127.0.0.1:1",
+            "[::1]:5000",
+            "[::1]",
+            "a-b.c",
+        ] {
             assert!(valid_host(ok), "{ok}");
         }
-        for bad in ["", "http://x", "x/y", "x:", "x:abc", "-x", "a..b", "[::1", "u@h", "h:123456"] {
+        for bad in [
+            "", "http://x", "x/y", "x:", "x:abc", "-x", "a..b", "[::1", "u@h", "h:123456",
+        ] {
             assert!(!valid_host(bad), "{bad}");
         }
-        for lo in ["localhost", "localhost:5000", "127.0.0.1:80", "127.1.2.3", "[::1]:5000"] {
+        for lo in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:80",
+            "127.1.2.3",
+            "[::1]:5000",
+        ] {
             assert!(is_loopback(lo), "{lo}");
         }
-        for not in ["docker.io", "10.0.0.1:5000", "localhost.example:1", "[::2]:5000"] {
+        for not in [
+            "docker.io",
+            "10.0.0.1:5000",
+            "localhost.example:1",
+            "[::2]:5000",
+        ] {
             assert!(!is_loopback(not), "{not}");
         }
         let c = Client::new("docker.io", ClientOptions::default()).unwrap();
@@ -1449,7 +1554,9 @@ mod tests {
         for ok in ["a", "library/busybox", "a.b/c_d/e__f/g-h--i"] {
             assert!(check_repo(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "A", "a/", "/a", "a//b", "a/../b", "a?b", "a b", "-a", "a%2f"] {
+        for bad in [
+            "", "A", "a/", "/a", "a//b", "a/../b", "a?b", "a b", "-a", "a%2f",
+        ] {
             assert!(check_repo(bad).is_err(), "{bad}");
         }
         assert_eq!(check_reference("latest").unwrap(), None);
@@ -1477,8 +1584,14 @@ mod tests {
             resolve_location(base, "http://h:5000/v2/r/blobs/uploads/?a=b", "u1"),
             "http://h:5000/v2/r/blobs/uploads/u1"
         );
-        assert_eq!(with_query("http://h/u", "digest", "sha256:ab"), "http://h/u?digest=sha256%3Aab");
-        assert_eq!(with_query("http://h/u?s=1", "k", "a/b c"), "http://h/u?s=1&k=a%2Fb%20c");
+        assert_eq!(
+            with_query("http://h/u", "digest", "sha256:ab"),
+            "http://h/u?digest=sha256%3Aab"
+        );
+        assert_eq!(
+            with_query("http://h/u?s=1", "k", "a/b c"),
+            "http://h/u?s=1&k=a%2Fb%20c"
+        );
         assert_eq!(with_query("http://h/u?", "k", "v"), "http://h/u?k=v");
     }
 
