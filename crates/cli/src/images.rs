@@ -752,11 +752,9 @@ pub fn system_df(g: &Globals, argv: &[String]) -> Result<()> {
     )?;
     let store = open(g)?;
     let u = store.usage()?;
-    let pct = |r: u64, t: u64| {
-        match (r * 100).checked_div(t) {
-            None => String::new(),
-            Some(p) => format!(" ({p}%)"),
-        }
+    let pct = |r: u64, t: u64| match (r * 100).checked_div(t) {
+        None => String::new(),
+        Some(p) => format!(" ({p}%)"),
     };
     let rows = vec![
         json!({"Type": "Images", "TotalCount": u.images.to_string(), "Active": u.active.to_string(), "Size": human_size(u.size as f64), "Reclaimable": format!("{}{}", human_size(u.reclaimable as f64), pct(u.reclaimable, u.size))}),
