@@ -40,7 +40,7 @@ start() {
   }
   mkdir -p "$dir/data"
   dir=$(cd "$dir" && pwd)
-  if [ -f "$dir/registry.pid" ] && kill -0 "$(cat "$dir/registry.pid")" 2>/dev/null; then
+  if [ -f "$dir/registry.pid" ] && alive "$(cat "$dir/registry.pid")"; then
     echo "registry.sh: already running in $dir (pid $(cat "$dir/registry.pid"))" >&2
     exit 1
   fi
@@ -76,7 +76,7 @@ start() {
   local pid=$!
   echo "$pid" >"$dir/registry.pid"
   for _ in $(seq 1 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       echo "registry.sh: docker-registry exited; log:" >&2
       cat "$dir/registry.log" >&2
       rm -f "$dir/registry.pid"
@@ -94,6 +94,14 @@ start() {
   exit 1
 }
 
+# Whether pid is a live process. A zombie counts as gone: the registry is reparented to
+# init, which may take a while to reap it.
+alive() {
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 stop() {
   local dir=$1 pid
   [ -f "$dir/registry.pid" ] || return 0
@@ -101,11 +109,11 @@ stop() {
   # Only signal the pid if it is still the registry we started, not a recycled pid.
   if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = docker-registry ]; then
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
+    for _ in $(seq 1 100); do
+      alive "$pid" || break
+      sleep 0.05
     done
-    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = docker-registry ]; then
+    if alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = docker-registry ]; then
       kill -9 "$pid" 2>/dev/null || true
     fi
   fi
