@@ -87,7 +87,9 @@ fn clean(path: &str) -> Option<String> {
     for p in path.split('/') {
         match p {
             "" | "." => {}
-            ".." => return None,
+            ".." => {
+                parts.pop()?;
+            }
             p => parts.push(p),
         }
     }
@@ -709,6 +711,7 @@ mod tests {
     fn archive_paths_stay_inside() {
         assert_eq!(clean("./a//b/"), Some("a/b".into()));
         assert_eq!(clean("../x"), None);
+        assert_eq!(clean("a/../b"), Some("b".into()));
         assert_eq!(clean("a/../../x"), None);
         assert_eq!(clean("/etc/passwd"), None);
         let mut e = Entries::default();
