@@ -38,6 +38,8 @@ pub mod media_types {
 pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
 
 const DOCKER_HUB_HOST: &str = "registry-1.docker.io";
+/// Blob GETs are redirected to storage backends (S3 and the like), sometimes twice.
+const MAX_REDIRECTS: usize = 10;
 /// Error bodies are only for messages.
 const MAX_ERROR_BODY: u64 = 64 << 10;
 const MAX_TOKEN_BODY: u64 = 1 << 20;
@@ -363,6 +365,15 @@ fn with_query(url: &str, key: &str, value: &str) -> String {
     format!("{url}{sep}{key}={}", query_escape(value))
 }
 
+/// `scheme://authority` of an absolute URL.
+fn origin(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    match url[after..].find(['/', '?', '#']) {
+        Some(i) => &url[..after + i],
+        None => url,
+    }
+}
+
 /// Where an upload `Location` points. Registries send absolute URLs (distribution) or
 /// absolute paths (others); both are allowed by the spec.
 fn resolve_location(base: &str, current: &str, location: &str) -> String {
@@ -457,10 +468,9 @@ impl Client {
             .tls_config(tls)
             .timeout_connect(Some(opts.connect_timeout))
             .timeout_per_read(Some(opts.read_timeout))
-            .max_redirects(10)
-            // Blob GETs are redirected to storage backends (S3 and the like), which must
-            // not see the registry's token; same-host redirects keep it.
-            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
+            // `send` follows redirects itself.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
             .build();
         Ok(Client {
             registry: registry.to_string(),
@@ -1190,8 +1200,9 @@ impl Client {
         self.auth.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends a request with the authorization `scopes` need, answering one 401 by
-    /// (re)authenticating and resending when the body can be sent again.
+    /// Sends a request, following redirects of GET and HEAD when asked. Redirects are
+    /// followed here rather than by ureq, which would keep the token for any port of the
+    /// same host name: each hop gets credentials only if it is the registry itself.
     fn send(
         &self,
         method: Method,
@@ -1201,11 +1212,38 @@ impl Client {
         scopes: &[String],
         follow_redirects: bool,
     ) -> Result<Response<ureq::Body>> {
+        let follow = follow_redirects && matches!(method, Method::GET | Method::HEAD);
+        let mut url = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let resp = self.send_authorized(&method, &url, headers, body, scopes)?;
+            let redirect = matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            match header_str(&resp, "location").filter(|_| follow && redirect) {
+                Some(loc) => url = resolve_location(origin(&url), &url, loc),
+                None => return Ok(resp),
+            }
+        }
+        Err(Error::Protocol {
+            method: method_name(&method),
+            url,
+            what: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    /// Sends a request with the authorization `scopes` need, answering one 401 by
+    /// (re)authenticating and resending when the body can be sent again.
+    fn send_authorized(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &[(header::HeaderName, &str)],
+        body: &mut Body,
+        scopes: &[String],
+    ) -> Result<Response<ureq::Body>> {
+        // Only the registry itself gets our credentials, never a host a Location named.
         let ours = self.base.get().is_some_and(|b| {
             url.strip_prefix(b.as_str())
                 .is_some_and(|r| r.starts_with('/'))
         });
-        // Only the registry itself gets our credentials, never a host a Location named.
         let mut auth = if ours {
             self.authorization(scopes, None)?
         } else {
@@ -1213,14 +1251,7 @@ impl Client {
         };
         let mut retried = false;
         loop {
-            let resp = self.send_once(
-                &method,
-                url,
-                headers,
-                body,
-                auth.as_deref(),
-                follow_redirects,
-            )?;
+            let resp = self.send_once(method, url, headers, body, auth.as_deref())?;
             if resp.status() != StatusCode::UNAUTHORIZED || retried || !ours || !body.replayable() {
                 return Ok(resp);
             }
@@ -1257,7 +1288,6 @@ impl Client {
         headers: &[(header::HeaderName, &str)],
         body: &mut Body,
         auth: Option<&str>,
-        follow_redirects: bool,
     ) -> Result<Response<ureq::Body>> {
         let mut req = http::Request::builder().method(method.clone()).uri(url);
         for (k, v) in headers {
@@ -1281,35 +1311,16 @@ impl Client {
                 .header(header::CONTENT_LENGTH, len.to_string())
                 .body(SendBody::from_reader(reader))
                 .map_err(|e| self.bad_url(url, e))?;
-            self.run(req, follow_redirects)
+            self.agent.run(req)
         } else {
             let req = req.body(()).map_err(|e| self.bad_url(url, e))?;
-            self.run(req, follow_redirects)
+            self.agent.run(req)
         };
         sent.map_err(|e| Error::Transport {
             method: method_name(method),
             url: url.to_string(),
             source: Box::new(e),
         })
-    }
-
-    fn run(
-        &self,
-        req: http::Request<impl ureq::AsSendBody>,
-        follow_redirects: bool,
-    ) -> Result<Response<ureq::Body>, ureq::Error> {
-        if follow_redirects {
-            return self.agent.run(req);
-        }
-        // Redirecting a PUT or PATCH would turn it into a GET; such an answer is an error
-        // to report, not to follow.
-        let req = self
-            .agent
-            .configure_request(req)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .build();
-        self.agent.run(req)
     }
 
     /// The `Authorization` value for `scopes` under the registry's challenge, fetching a
@@ -1593,6 +1604,13 @@ mod tests {
             "http://h/u?s=1&k=a%2Fb%20c"
         );
         assert_eq!(with_query("http://h/u?", "k", "v"), "http://h/u?k=v");
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(origin("http://h:5000/v2/x?y"), "http://h:5000");
+        assert_eq!(origin("https://s3.example?sig=1"), "https://s3.example");
+        assert_eq!(origin("https://h"), "https://h");
     }
 
     #[test]

@@ -39,19 +39,27 @@ impl Registry {
         Registry::start_with(None)
     }
 
-    pub fn start_with(htpasswd: Option<&Path>) -> Registry {
+    /// With `htpasswd` file contents, the registry asks for Basic auth.
+    pub fn start_with(htpasswd: Option<&[u8]>) -> Registry {
         assert!(
             Path::new("/usr/bin/docker-registry").exists(),
             "docker-registry is not installed (scripts/deps.sh installs it)"
         );
         let dir = tempfile::tempdir().unwrap();
+        // The registry reads the file when a request needs it, so it lives as long as the
+        // registry does: in its directory.
+        let htpasswd = htpasswd.map(|text| {
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, text).unwrap();
+            file
+        });
         let mut last = String::new();
         // A free port can be taken between our probe and the registry's bind; try again.
         for _ in 0..5 {
             let port = free_port();
             let mut cmd = Command::new(script());
             cmd.arg("start").arg(dir.path()).arg(port.to_string());
-            if let Some(h) = htpasswd {
+            if let Some(h) = &htpasswd {
                 cmd.arg(h);
             }
             let out = cmd.output().unwrap();
