@@ -146,7 +146,10 @@ impl Read for BlobReader {
             }
             self.skip -= n as u64;
         }
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).map_err(|e| {
+            // Keep the kind for callers that retry; add which blob it was.
+            io::Error::new(e.kind(), format!("blob {}: {e}", self.digest))
+        })?;
         if let Some(r) = &mut self.remaining {
             if n == 0 && *r > 0 && !buf.is_empty() {
                 // ureq already checks Content-Length; this also covers a 206 whose
@@ -392,6 +395,10 @@ fn resolve_location(base: &str, current: &str, location: &str) -> String {
     format!("{dir}/{location}")
 }
 
+fn is_generic(media_type: &str) -> bool {
+    matches!(media_type, "" | "application/json" | "text/plain")
+}
+
 /// The media type from `Content-Type`, or from the manifest's own `mediaType` when the
 /// header is missing or generic (some registries serve `application/json`).
 fn manifest_media_type(header: Option<&str>, bytes: &[u8]) -> String {
@@ -399,7 +406,7 @@ fn manifest_media_type(header: Option<&str>, bytes: &[u8]) -> String {
         .and_then(|h| h.split(';').next())
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
-    if !header.is_empty() && header != "application/json" && header != "text/plain" {
+    if !is_generic(&header) {
         return header;
     }
     #[derive(serde::Deserialize)]
@@ -652,7 +659,8 @@ impl Client {
             }
         }
         match (header_digest.or(wanted), size) {
-            (Some(digest), Some(size)) if !media_type.is_empty() => Ok(Some(Descriptor {
+            // A generic type needs the manifest's own `mediaType`: a GET.
+            (Some(digest), Some(size)) if !is_generic(&media_type) => Ok(Some(Descriptor {
                 media_type,
                 digest,
                 size,
