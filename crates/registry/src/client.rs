@@ -660,11 +660,13 @@ impl Client {
         }
         match (header_digest.or(wanted), size) {
             // A generic type needs the manifest's own `mediaType`: a GET.
-            (Some(digest), Some(size)) if !is_generic(&media_type) => Ok(Some(Descriptor {
-                media_type,
-                digest,
-                size,
-            })),
+            (Some(digest), Some(size)) if size > 0 && !is_generic(&media_type) => {
+                Ok(Some(Descriptor {
+                    media_type,
+                    digest,
+                    size,
+                }))
+            }
             _ => {
                 let m = self.manifest(repo, reference, accept)?;
                 Ok(Some(Descriptor {
@@ -720,6 +722,13 @@ impl Client {
                     )));
                 }
                 (0, content_length(&resp))
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE => {
+                return Err(Error::RangeNotSatisfiable {
+                    repo: self.familiar(repo),
+                    digest: digest.clone(),
+                    offset,
+                })
             }
             _ => return Err(self.fail(op, Method::GET, &url, resp)),
         };
@@ -1114,11 +1123,6 @@ impl Client {
             (404, Op::Blob { repo, digest }) => Error::BlobUnknown {
                 repo: self.familiar(repo),
                 digest: digest.clone(),
-            },
-            (416, Op::Blob { repo, digest }) => Error::RangeNotSatisfiable {
-                repo: self.familiar(repo),
-                digest: digest.clone(),
-                offset: 0,
             },
             (500..=599, _) => Error::Server {
                 method,

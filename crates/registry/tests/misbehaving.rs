@@ -91,6 +91,7 @@ fn range_requests_honoured_ignored_or_botched() {
             .and_then(|r| r.strip_suffix('-'))
             .map_or(0, |n| n.parse().unwrap());
         match repo {
+            "ranged" if from >= blob.len() => Reply::new(416),
             // A registry that supports ranges.
             "ranged" if from > 0 => Reply::new(206)
                 .header(
@@ -134,6 +135,11 @@ fn range_requests_honoured_ignored_or_botched() {
     );
     let err = c.blob("botched", &d, 100).unwrap_err();
     assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+    let err = c.blob("ranged", &d, 10_000).unwrap_err();
+    assert!(
+        matches!(err, Error::RangeNotSatisfiable { offset: 10_000, .. }),
+        "{err:?}"
+    );
     // Past the end of a registry that sends the whole blob.
     let err = c.blob("whole", &d, 20_000).unwrap_err();
     assert!(matches!(err, Error::RangeNotSatisfiable { .. }), "{err:?}");

@@ -80,6 +80,12 @@ fn resume_from_an_offset() {
         assert_eq!(r.length(), Some(data.len() as u64 - offset));
         assert_eq!(read_all(r), &data[offset as usize..], "offset {offset}");
     }
+    // Nothing left to fetch is an error of its own, not an empty body.
+    let err = c.blob("r", &d, 50_000).unwrap_err();
+    assert!(
+        matches!(err, Error::RangeNotSatisfiable { offset: 50_000, .. }),
+        "{err:?}"
+    );
     // A reader can stop half way; a second request resumes where the first stopped.
     let mut first = c.blob("r", &d, 0).unwrap();
     let mut head = vec![0u8; 12_345];
