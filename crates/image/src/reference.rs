@@ -172,6 +172,7 @@ impl Reference {
         let name = if self.registry == DEFAULT_REGISTRY {
             self.path
                 .strip_prefix("library/")
+                .filter(|rest| !rest.contains('/'))
                 .unwrap_or(&self.path)
                 .to_string()
         } else {

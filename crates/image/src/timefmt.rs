@@ -68,7 +68,8 @@ pub fn parse(s: &str) -> Option<i64> {
     let offset = match rest {
         "Z" | "z" => 0,
         o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
-            let v = o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60;
+            let v =
+                o.get(1..3)?.parse::<i64>().ok()? * 3600 + o.get(4..6)?.parse::<i64>().ok()? * 60;
             if o.starts_with('-') {
                 -v
             } else {
