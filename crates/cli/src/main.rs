@@ -4,6 +4,7 @@
 mod args;
 mod format;
 mod images;
+mod registry;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -77,6 +78,10 @@ Options:
   -v, --version       Print version information and quit
 
 Image commands:
+  pull        Download an image from a registry
+  push        Upload an image to a registry
+  login       Log in to a registry
+  logout      Log out from a registry
   images      List images
   import      Import the contents from a tarball to create a filesystem image
   load        Load an image from a tar archive or STDIN
@@ -136,7 +141,11 @@ fn run(argv: Vec<String>) -> Result<()> {
                     "\"berth image\" requires a subcommand",
                 ));
             };
-            images::dispatch(&globals, &format!("image {sub}"), tail)
+            match sub.as_str() {
+                "pull" => registry::pull_cmd(&globals, "image pull", tail),
+                "push" => registry::push_cmd(&globals, "image push", tail),
+                _ => images::dispatch(&globals, &format!("image {sub}"), tail),
+            }
         }
         "system" => match tail.split_first() {
             Some((s, t)) if s == "df" => images::system_df(&globals, t),
@@ -146,6 +155,10 @@ fn run(argv: Vec<String>) -> Result<()> {
                 "\"berth system\" requires a subcommand: df or prune",
             )),
         },
+        "pull" | "image pull" => registry::pull_cmd(&globals, cmd, tail),
+        "push" | "image push" => registry::push_cmd(&globals, cmd, tail),
+        "login" => registry::login_cmd(&globals, cmd, tail),
+        "logout" => registry::logout_cmd(&globals, cmd, tail),
         "images" | "load" | "save" | "import" | "tag" | "rmi" | "history" | "inspect" => {
             images::dispatch(&globals, cmd, tail)
         }

@@ -353,6 +353,24 @@ impl Store {
         })
     }
 
+    /// Records that a registry knows `image` under `name` (`registry/repo@sha256:...`).
+    pub fn add_repo_digest(&mut self, image: &Digest, name: &str) -> Result<()> {
+        let id = image.to_string();
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO digests (name, image) VALUES (?1, ?2)",
+                [name, id.as_str()],
+            )
+            .map(|_| ())
+            .map_err(|source| {
+                StoreError::Db(DbError {
+                    path: "digests".into(),
+                    source,
+                })
+            })
+        })
+    }
+
     /// Records a fully unpacked image under its names, in one transaction. Blobs and
     /// snapshots must already be in place (held by `lease` until now).
     pub fn register(

@@ -14,6 +14,8 @@ mod base64;
 mod challenge;
 mod client;
 mod error;
+pub mod pull;
+pub mod push;
 
 pub use auth::{ConfigError, Credentials, DockerConfig};
 pub use client::{
