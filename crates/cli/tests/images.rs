@@ -320,7 +320,14 @@ fn killed_load_is_cleaned_by_the_next_command() {
         ))
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Wait until the load is under way (a blob is being ingested), however slow the machine.
+    let ingest = e.root().join("ingest");
+    for _ in 0..400 {
+        if std::fs::read_dir(&ingest).is_ok_and(|d| d.count() > 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
     // `loa[d]` keeps pkill from matching the shell that runs it.
     sh(&format!(
         "pkill -9 -f -- '--root {} loa[d]' || true",
