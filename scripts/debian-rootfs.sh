@@ -62,16 +62,18 @@ if [ -s "$out" ]; then # built by a concurrent run while we waited
   exit 0
 fi
 
-work=$(mktemp -d "$dir/.debian-$suite.XXXXXX")
-cleanup() {
-  # debootstrap may leave /proc, /sys or device binds mounted in the target if it died.
-  if [ -d "$work" ]; then
-    awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-      while read -r m; do umount -l "$m" 2>/dev/null || true; done
-    rm -rf --one-file-system "$work"
-  fi
+# Removes a work directory; debootstrap may have left /proc or /sys mounted in it if it died.
+remove() {
+  [ -d "$1" ] || return 0
+  awk -v w="$1/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  rm -rf --one-file-system "$1"
 }
-trap cleanup EXIT
+# A killed earlier run's leftovers (we hold the lock, so no run is using them).
+for old in "$dir/.debian-$suite."*; do remove "$old"; done
+
+work=$(mktemp -d "$dir/.debian-$suite.XXXXXX")
+trap 'remove "$work"' EXIT
 trap 'exit 130' INT TERM
 
 start=$SECONDS
@@ -83,16 +85,14 @@ if ! debootstrap --variant=minbase "$suite" "$work/rootfs" "$mirror" >"$work/deb
   exit 1
 fi
 
-# What an image's rootfs holds: no device nodes (the runtime makes them), no apt lists or
-# downloaded packages, no machine identity.
+# debootstrap's rootfs as it is (apt lists included), less what an image never carries:
+# device nodes (the runtime makes them) and this host's name and resolver.
 r="$work/rootfs"
 find "$r/dev" -mindepth 1 -delete
-rm -rf "$r/var/lib/apt/lists/"* "$r/var/cache/apt/archives/"*.deb "$r/var/cache/apt/"*.bin \
-  "$r/var/log/"*.log "$r/var/log/apt/"* "$r/debootstrap"
-: >"$r/etc/machine-id" 2>/dev/null || true
+rm -rf "$r/debootstrap" "$r/var/cache/apt/archives/"*.deb
 rm -f "$r/etc/hostname" "$r/etc/resolv.conf"
 
 tar --numeric-owner --xattrs --acls --sort=name -C "$r" -cf "$work/rootfs.tar" .
 mv -T "$work/rootfs.tar" "$out"
-echo "debian-rootfs.sh: built in $((SECONDS - start)) s, $(du -m "$out" | cut -f1) MiB" >&2
+echo "debian-rootfs.sh: built in $((SECONDS - start)) s, $(($(stat -c %s "$out") >> 20)) MiB" >&2
 echo "$out"
