@@ -1209,5 +1209,8 @@ fn regressions() {
     let r = Reference::parse("library/a/b").unwrap();
     assert_eq!(r.familiar(), "library/a/b:latest");
     assert_eq!(Reference::parse(&r.familiar()).unwrap(), r);
-    assert_eq!(Reference::parse("library/a").unwrap().familiar(), "a:latest");
+    assert_eq!(
+        Reference::parse("library/a").unwrap().familiar(),
+        "a:latest"
+    );
 }
