@@ -22,8 +22,28 @@ work=$(mktemp -d /tmp/berth-bench-pull.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 scripts/registry.sh start "$work/registry" "$port" >/dev/null
 ref=127.0.0.1:$port/bench/debian:bookworm
+# A private dockerd (its own data root, socket and containerd namespace; no networking
+# changes), so docker is measured even where no docker daemon runs.
+dockerd_pid=
+if [ -z "${DOCKER_HOST:-}" ] && ! docker info >/dev/null 2>&1 && command -v dockerd >/dev/null; then
+  mkdir -p "$work/docker"
+  echo '{}' > "$work/docker/daemon.json"
+  dockerd --config-file "$work/docker/daemon.json" --data-root "$work/docker/data" \
+    --exec-root "$work/docker/exec" --pidfile "$work/docker/dockerd.pid" \
+    -H "unix://$work/docker/docker.sock" --bridge=none --iptables=false --ip6tables=false \
+    --ip-forward=false --ip-masq=false --userland-proxy=false --storage-driver=overlay2 \
+    --exec-opt=native.cgroupdriver=cgroupfs --containerd-namespace=berth-bench \
+    --containerd-plugins-namespace=berth-bench-plugins >"$work/docker/log" 2>&1 &
+  dockerd_pid=$!
+  export DOCKER_HOST=unix://$work/docker/docker.sock
+  for _ in $(seq 1 100); do docker info >/dev/null 2>&1 && break; sleep 0.2; done
+fi
 cleanup() {
   scripts/registry.sh stop "$work/registry" >/dev/null 2>&1 || true
+  if [ -n "$dockerd_pid" ]; then
+    docker rmi -f "$ref" >/dev/null 2>&1 || true
+    kill "$dockerd_pid" 2>/dev/null; wait "$dockerd_pid" 2>/dev/null || true
+  fi
   podman rmi -f "$ref" >/dev/null 2>&1 || true
   docker rmi -f "$ref" >/dev/null 2>&1 || true
   rm -rf "$work"

@@ -199,6 +199,73 @@ impl Read for Download {
     }
 }
 
+/// Runs a reader on a thread of its own, handing its bytes over a bounded channel: the
+/// download (network, hashing and writing the compressed blob) and the unpacking (inflating,
+/// hashing and creating files) then use a core each instead of taking turns on one.
+struct Pipe {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Pipe {
+    fn spawn(mut inner: impl Read + Send + 'static) -> Pipe {
+        let (tx, rx) = std::sync::mpsc::sync_channel(32);
+        std::thread::spawn(move || loop {
+            let mut chunk = vec![0u8; 128 << 10];
+            match inner.read(&mut chunk) {
+                Ok(n) => {
+                    chunk.truncate(n);
+                    // The reader side went away (unpacking failed): stop downloading.
+                    if tx.send(Ok(chunk)).is_err() || n == 0 {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            }
+        });
+        Pipe {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for Pipe {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) if chunk.is_empty() => self.done = true,
+                Ok(Ok(chunk)) => {
+                    self.buf = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::BrokenPipe,
+                        "the download thread stopped",
+                    ))
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Pulls `reference` into `store`.
 pub fn pull(
     store: &mut Store,
@@ -354,7 +421,7 @@ fn pull_leased(
                         as Box<dyn Read + Send>);
                 }
                 let writer = content.writer(Some(&desc.digest), Some(desc.size), limit)?;
-                Ok(Box::new(Download {
+                Ok(Box::new(Pipe::spawn(Download {
                     client,
                     repo,
                     digest: desc.digest.clone(),
@@ -364,7 +431,7 @@ fn pull_leased(
                     retries,
                     progress,
                     reported: 0,
-                }) as Box<dyn Read + Send>)
+                })) as Box<dyn Read + Send>)
             }),
         });
     }

@@ -6,6 +6,7 @@
 pub mod at;
 pub mod exe;
 pub mod fds;
+pub mod fsflags;
 pub mod inroot;
 pub mod lsm;
 pub mod mount;
