@@ -4,8 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cargo build --release -p berth-runc -p berth-cli
-runc_bin=$PWD/target/release/berth-runc
-berth_bin=$PWD/target/release/berth
+target_dir=${CARGO_TARGET_DIR:-$PWD/target}
+runc_bin=$target_dir/release/berth-runc
+berth_bin=$target_dir/release/berth
 bundle=$(mktemp -d /tmp/berth-demo.XXXXXX)
 trap 'rm -rf "$bundle"' EXIT
 scripts/busybox-bundle.sh "$bundle"

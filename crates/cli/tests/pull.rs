@@ -585,3 +585,46 @@ fn a_pull_killed_mid_blob_is_cleaned_then_done_again() {
     e.ok(&["pull", "-q", &format!("{}/kill/bb:1", reg.host())]);
     assert_eq!(e.ok(&["images", "-q", "--no-trunc"]).trim(), id);
 }
+
+#[test]
+fn garbage_collection_never_takes_a_running_pulls_blobs() {
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
+    let (_src, id) = pushed_busybox(&reg, "gc/bb:1");
+    let proxy = Proxy::start(reg.port, Fault::Stall(500_000));
+    let e = Env::new();
+    let mut child = Command::new(bin())
+        .arg("--root")
+        .arg(e.root())
+        .args(["pull", "-q", &format!("{}/gc/bb:1", proxy.host())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ingest: PathBuf = e.root().join("ingest");
+    for _ in 0..200 {
+        if std::fs::read_dir(&ingest).is_ok_and(|d| d.count() > 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    // The pull has its manifest and config in the store, under its lease.
+    let config = e
+        .root()
+        .join("blobs/sha256")
+        .join(id.trim_start_matches("sha256:"));
+    assert!(config.exists());
+    e.ok(&["image", "prune", "-af"]);
+    e.ok(&["system", "prune", "-af"]);
+    assert!(config.exists(), "GC took a blob a live pull holds");
+    let (blobs, snapshots, ingesting) = e.leftovers();
+    assert!(
+        blobs >= 2 && snapshots == 1 && ingesting == 1,
+        "{blobs} {snapshots} {ingesting}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    e.ok(&["image", "prune", "-af"]);
+    assert_eq!(e.leftovers(), (0, 0, 0));
+}
