@@ -387,3 +387,43 @@ fn prune_and_system_df() {
     assert_eq!(e.ok(&["images", "-q"]), "");
     assert_eq!(e.leftovers(), (0, 0, 0));
 }
+
+#[test]
+fn an_image_a_container_uses_is_not_removed() {
+    let e = Env::new();
+    let id = e.import_busybox("busybox:latest");
+    e.ok(&["tag", "busybox", "second:1"]);
+    {
+        // A container record, as the engine writes them.
+        let store = berth_image::Store::open(&e.root()).unwrap();
+        store
+            .db
+            .conn()
+            .execute(
+                "INSERT INTO containers (id, name, image) VALUES (?1, 'c1', ?2)",
+                ["c0ffee00c0ffee00c0ffee00", id.as_str()],
+            )
+            .unwrap();
+    }
+    let err = e.fails(&["rmi", &id[7..19]]);
+    assert!(
+        err.contains("image is being used by running container c0ffee00c0ff"),
+        "{err}"
+    );
+    // The last tag needs -f, and then only the name goes.
+    e.ok(&["rmi", "second:1"]);
+    let err = e.fails(&["rmi", "busybox"]);
+    assert!(
+        err.contains("(must force) - container c0ffee00c0ff is using its referenced image"),
+        "{err}"
+    );
+    let out = e.ok(&["rmi", "-f", "busybox"]);
+    assert_eq!(out.trim(), "Untagged: busybox:latest");
+    assert_eq!(e.ok(&["images", "-q", "--no-trunc"]).trim(), id);
+    e.ok(&["image", "prune", "-af"]);
+    assert_eq!(
+        e.ok(&["images", "-q", "--no-trunc"]).trim(),
+        id,
+        "prune keeps used images"
+    );
+}

@@ -628,3 +628,36 @@ fn garbage_collection_never_takes_a_running_pulls_blobs() {
     e.ok(&["image", "prune", "-af"]);
     assert_eq!(e.leftovers(), (0, 0, 0));
 }
+
+#[test]
+fn a_terminal_gets_progress_bars_and_a_pipe_gets_lines() {
+    let Some(reg) = Registry::start(None) else {
+        return;
+    };
+    if !have("script") {
+        return;
+    }
+    pushed_busybox(&reg, "tty/bb:1");
+    let e = Env::new();
+    // script(1) gives berth a pty for stdout, as an interactive shell would.
+    let out = sh(&format!(
+        "script -qfec '{} --root {} pull {}/tty/bb:1' /dev/null",
+        bin().display(),
+        e.root().display(),
+        reg.host()
+    ));
+    assert!(
+        out.contains("Pull complete") && out.contains("Status: Downloaded newer image"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Pulling fs layer"),
+        "a terminal gets bars, not lines: {out}"
+    );
+    let e2 = Env::new();
+    let piped = e2.ok(&["pull", &format!("{}/tty/bb:1", reg.host())]);
+    assert!(
+        piped.contains("Pulling fs layer") && piped.contains("Download complete"),
+        "{piped}"
+    );
+}
