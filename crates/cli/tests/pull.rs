@@ -602,18 +602,19 @@ fn garbage_collection_never_takes_a_running_pulls_blobs() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Wait until the pull has its config in the store (under its lease) and is part way
+    // through the layer (an ingest file), however slow the machine is.
     let ingest: PathBuf = e.root().join("ingest");
-    for _ in 0..200 {
-        if std::fs::read_dir(&ingest).is_ok_and(|d| d.count() > 0) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
-    // The pull has its manifest and config in the store, under its lease.
     let config = e
         .root()
         .join("blobs/sha256")
         .join(id.trim_start_matches("sha256:"));
+    for _ in 0..800 {
+        if config.exists() && std::fs::read_dir(&ingest).is_ok_and(|d| d.count() > 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
     assert!(config.exists());
     e.ok(&["image", "prune", "-af"]);
     e.ok(&["system", "prune", "-af"]);
