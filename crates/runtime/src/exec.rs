@@ -89,16 +89,23 @@ pub fn exec(c: &Container, opts: ExecOptions) -> Result<Execed> {
         cgroup.add_task(stage1.as_raw())?;
         parent_chan.send(&Msg::Ack)?;
         let mut pid = 0;
+        // Pid comes from stage 1 and Created from the process it forked, so Created can
+        // overtake Pid under load: done only when both are in.
+        let mut created = false;
         loop {
             match parent_chan.recv()? {
                 Some(Msg::Pid { pid: p }) => {
                     pid = p;
                     let _ = waitpid(stage1, None);
+                    if created {
+                        return Ok(pid);
+                    }
                 }
                 Some(Msg::SeccompListener) => {
                     crate::listener::forward(&parent_chan, spec, pid, &c.oci_state())?;
                 }
-                Some(Msg::Created) => return Ok(pid),
+                Some(Msg::Created) if pid > 0 => return Ok(pid),
+                Some(Msg::Created) => created = true,
                 Some(Msg::Error { msg }) => {
                     if pid > 0 {
                         kill(pid);

@@ -72,11 +72,28 @@ pub(crate) fn stage1(args: Args, chan: Channel) -> ! {
     if let Err(e) = r {
         finish(&chan, Err(e))
     }
+    // Stage 2 waits (for EOF on this pipe) until we have sent its pid and exited: both write
+    // to the same socket, and the parent must learn the pid before anything stage 2 says
+    // (exec has no other handshake to order them).
+    let (gate_r, gate_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => finish(&chan, Err(berth_sys::Error::call("pipe2", e).into())),
+    };
     // SAFETY: we are the only thread of this forked process, so the child inherits a
     // consistent heap and no locks held by other threads.
     match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => stage2(args, chan),
+        Ok(ForkResult::Child) => {
+            drop(gate_w);
+            let mut b = [0u8; 1];
+            while matches!(
+                nix::unistd::read(&gate_r, &mut b),
+                Err(nix::errno::Errno::EINTR)
+            ) {}
+            drop(gate_r);
+            stage2(args, chan)
+        }
         Ok(ForkResult::Parent { child }) => {
+            drop(gate_r);
             let r = chan.send(&Msg::Pid {
                 pid: child.as_raw(),
             });
