@@ -307,6 +307,31 @@ pub fn render_all(src: &str, items: &[Value], headers: &[(&str, &str)]) -> Resul
     Ok(out)
 }
 
+/// What a listing prints: through `--format` when given, else docker's default table of
+/// `columns` (field, header); the headers also name the fields of a `table` template.
+pub fn output(
+    format: Option<&str>,
+    rows: &[Value],
+    columns: &[(&str, &str)],
+) -> Result<String, String> {
+    if let Some(f) = format {
+        return render_all(f, rows, columns);
+    }
+    let mut t = vec![columns
+        .iter()
+        .map(|(_, h)| h.to_string())
+        .collect::<Vec<_>>()];
+    for r in rows {
+        t.push(
+            columns
+                .iter()
+                .map(|(k, _)| r[*k].as_str().unwrap_or_default().to_string())
+                .collect(),
+        );
+    }
+    Ok(table(&t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -563,34 +563,19 @@ fn history(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
         }
         return Ok(());
     }
-    if let Some(f) = m.get("format") {
-        let s = format::render_all(
-            f,
-            &rows,
-            &[
-                ("ID", "IMAGE"),
-                ("CreatedSince", "CREATED"),
-                ("CreatedBy", "CREATED BY"),
-                ("Size", "SIZE"),
-                ("Comment", "COMMENT"),
-            ],
-        )
-        .map_err(|e| Failure::new(1, e))?;
-        let _ = out.write_all(s.as_bytes());
-        return Ok(());
-    }
-    let mut t = vec![["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
-        .map(String::from)
-        .to_vec()];
-    for r in &rows {
-        t.push(
-            ["ID", "CreatedSince", "CreatedBy", "Size", "Comment"]
-                .iter()
-                .map(|k| r[*k].as_str().unwrap_or_default().to_string())
-                .collect(),
-        );
-    }
-    let _ = out.write_all(format::table(&t).as_bytes());
+    let s = format::output(
+        m.get("format"),
+        &rows,
+        &[
+            ("ID", "IMAGE"),
+            ("CreatedSince", "CREATED"),
+            ("CreatedBy", "CREATED BY"),
+            ("Size", "SIZE"),
+            ("Comment", "COMMENT"),
+        ],
+    )
+    .map_err(|e| Failure::new(1, e))?;
+    let _ = out.write_all(s.as_bytes());
     Ok(())
 }
 
@@ -725,22 +710,7 @@ fn prune(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
     }
     let mut store = open(g)?;
     let (removed, collected) = store.prune(m.on("all"))?;
-    let mut out = std::io::stdout().lock();
-    if !removed.untagged.is_empty() || !removed.deleted.is_empty() {
-        let _ = writeln!(out, "Deleted Images:");
-        for u in &removed.untagged {
-            let _ = writeln!(out, "untagged: {u}");
-        }
-        for d in &removed.deleted {
-            let _ = writeln!(out, "deleted: {d}");
-        }
-        let _ = writeln!(out);
-    }
-    let _ = writeln!(
-        out,
-        "Total reclaimed space: {}",
-        human_size(collected.bytes as f64)
-    );
+    print_pruned(&removed, &collected);
     Ok(())
 }
 
@@ -762,36 +732,40 @@ pub fn system_df(g: &Globals, argv: &[String]) -> Result<()> {
         json!({"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
         json!({"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
     ];
-    let mut out = std::io::stdout().lock();
-    if let Some(f) = m.get("format") {
-        let s = format::render_all(
-            f,
-            &rows,
-            &[
-                ("Type", "TYPE"),
-                ("TotalCount", "TOTAL"),
-                ("Active", "ACTIVE"),
-                ("Size", "SIZE"),
-                ("Reclaimable", "RECLAIMABLE"),
-            ],
-        )
-        .map_err(|e| Failure::new(1, e))?;
-        let _ = out.write_all(s.as_bytes());
-        return Ok(());
-    }
-    let mut t = vec![["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
-        .map(String::from)
-        .to_vec()];
-    for r in &rows {
-        t.push(
-            ["Type", "TotalCount", "Active", "Size", "Reclaimable"]
-                .iter()
-                .map(|k| r[*k].as_str().unwrap_or_default().to_string())
-                .collect(),
-        );
-    }
-    let _ = out.write_all(format::table(&t).as_bytes());
+    let s = format::output(
+        m.get("format"),
+        &rows,
+        &[
+            ("Type", "TYPE"),
+            ("TotalCount", "TOTAL"),
+            ("Active", "ACTIVE"),
+            ("Size", "SIZE"),
+            ("Reclaimable", "RECLAIMABLE"),
+        ],
+    )
+    .map_err(|e| Failure::new(1, e))?;
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
     Ok(())
+}
+
+/// Docker's prune report.
+fn print_pruned(removed: &berth_image::store::Removed, collected: &berth_image::gc::Collected) {
+    let mut out = std::io::stdout().lock();
+    if !removed.untagged.is_empty() || !removed.deleted.is_empty() {
+        let _ = writeln!(out, "Deleted Images:");
+        for u in &removed.untagged {
+            let _ = writeln!(out, "untagged: {u}");
+        }
+        for d in &removed.deleted {
+            let _ = writeln!(out, "deleted: {d}");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(
+        out,
+        "Total reclaimed space: {}",
+        human_size(collected.bytes as f64)
+    );
 }
 
 pub fn system_prune(g: &Globals, argv: &[String]) -> Result<()> {
@@ -811,21 +785,6 @@ pub fn system_prune(g: &Globals, argv: &[String]) -> Result<()> {
     }
     let mut store = open(g)?;
     let (removed, collected) = store.prune(m.on("all"))?;
-    let mut out = std::io::stdout().lock();
-    if !removed.deleted.is_empty() {
-        let _ = writeln!(out, "Deleted Images:");
-        for u in &removed.untagged {
-            let _ = writeln!(out, "untagged: {u}");
-        }
-        for d in &removed.deleted {
-            let _ = writeln!(out, "deleted: {d}");
-        }
-        let _ = writeln!(out);
-    }
-    let _ = writeln!(
-        out,
-        "Total reclaimed space: {}",
-        human_size(collected.bytes as f64)
-    );
+    print_pruned(&removed, &collected);
     Ok(())
 }
