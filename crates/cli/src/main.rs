@@ -2,9 +2,11 @@
 //! prints; the work is done in berth-image (and, later, the engine).
 
 mod args;
+mod containers;
 mod format;
 mod images;
 mod registry;
+mod signals;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -77,6 +79,17 @@ Options:
   -D, --debug         Enable debug mode
   -v, --version       Print version information and quit
 
+Container commands:
+  run         Create and run a new container from an image
+  create      Create a new container
+  start       Start one or more stopped containers
+  ps          List containers
+  logs        Fetch the logs of a container
+  stop        Stop one or more running containers
+  kill        Kill one or more running containers
+  rm          Remove one or more containers
+  wait        Block until one or more containers stop, then print their exit codes
+
 Image commands:
   pull        Download an image from a registry
   push        Upload an image to a registry
@@ -109,6 +122,18 @@ fn split_globals(argv: &[String]) -> (Vec<String>, Vec<String>) {
 }
 
 fn run(argv: Vec<String>) -> Result<()> {
+    // The per-container monitor (started by run/start, never by hand).
+    if argv.first().map(String::as_str) == Some("__monitor") && argv.len() == 3 {
+        // CVE-2019-5736: the container's first process comes from us; it must never reach a
+        // writable handle to this binary.
+        if let Err(e) = berth_sys::exe::reexec_protected() {
+            return Err(Failure::new(125, format!("protecting our own binary: {e}")));
+        }
+        std::process::exit(berth_engine::monitor::run(
+            std::path::Path::new(&argv[1]),
+            &argv[2],
+        ));
+    }
     let (global, rest) = split_globals(&argv);
     let g = args::parse(GLOBAL, &global, true).map_err(|e| Failure::usage("", e))?;
     if g.on("version") {
@@ -155,6 +180,15 @@ fn run(argv: Vec<String>) -> Result<()> {
                 "\"berth system\" requires a subcommand: df or prune",
             )),
         },
+        "run" | "container run" => containers::run(&globals, tail),
+        "create" | "container create" => containers::create(&globals, tail),
+        "start" | "container start" => containers::start(&globals, tail),
+        "ps" | "container ls" | "container list" => containers::ps(&globals, tail),
+        "logs" | "container logs" => containers::logs(&globals, tail),
+        "stop" | "container stop" => containers::stop(&globals, tail),
+        "kill" | "container kill" => containers::kill(&globals, tail),
+        "rm" | "container rm" => containers::rm(&globals, tail),
+        "wait" | "container wait" => containers::wait(&globals, tail),
         "pull" | "image pull" => registry::pull_cmd(&globals, cmd, tail),
         "push" | "image push" => registry::push_cmd(&globals, cmd, tail),
         "login" => registry::login_cmd(&globals, cmd, tail),

@@ -195,6 +195,22 @@ pub fn pull_cmd(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A pull for `run --pull` and `create`: Docker's progress lines on stderr-free stdout are
+/// not wanted there, only the outcome.
+pub fn pull_quiet(g: &Globals, name: &str) -> Result<()> {
+    let reference = Reference::parse(name)?;
+    let mut store = Store::open(&g.root)?;
+    let c = client(&reference.registry, true)?;
+    pull::pull(
+        &mut store,
+        c,
+        &reference,
+        &PullOptions::default(),
+        Arc::new(Silent),
+    )?;
+    Ok(())
+}
+
 pub fn push_cmd(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
     let m = parse(
         cmd,

@@ -1,0 +1,547 @@
+//! Container commands: run, create, start, ps, logs, stop, kill, rm, wait.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use berth_engine::{Attach, Container, CreateOptions, Engine, EngineError, Kind, Status};
+use serde_json::json;
+
+use crate::args::{self, flag, opt, Flag, Matches};
+use crate::format;
+use crate::{Failure, Globals, Result};
+
+/// Engine errors as docker reports them: its own status for a command that can't run, 125
+/// for everything else `run`/`create`/`start` meet, 1 for the other commands.
+fn engine_failure(e: EngineError, runs: bool) -> Failure {
+    let status = match e.kind() {
+        Kind::Command(s) => s,
+        _ if runs => 125,
+        _ => 1,
+    };
+    Failure::new(status, e.to_string())
+}
+
+fn open(g: &Globals, runs: bool) -> Result<Engine> {
+    Engine::open(&g.root).map_err(|e| engine_failure(e, runs))
+}
+
+const CREATE_FLAGS: &[Flag] = &[
+    flag("detach", Some('d')),
+    flag("interactive", Some('i')),
+    flag("tty", Some('t')),
+    flag("rm", None),
+    opt("name", None),
+    opt("env", Some('e')),
+    opt("env-file", None),
+    opt("workdir", Some('w')),
+    opt("user", Some('u')),
+    opt("entrypoint", None),
+    opt("hostname", Some('h')),
+    opt("label", Some('l')),
+    opt("network", None),
+    opt("net", None),
+    opt("cap-add", None),
+    opt("cap-drop", None),
+    flag("privileged", None),
+    flag("read-only", None),
+    opt("security-opt", None),
+    opt("pull", None),
+    opt("platform", None),
+    flag("init", None),
+    flag("sig-proxy", None),
+    opt("stop-signal", None),
+    opt("stop-timeout", None),
+];
+
+fn usage(cmd: &str, e: String) -> Failure {
+    Failure::usage(cmd, e)
+}
+
+fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
+    let Some((image, rest)) = m.args.split_first() else {
+        return Err(usage(
+            cmd,
+            format!("\"berth {cmd}\" requires at least 1 argument."),
+        ));
+    };
+    let mut env = Vec::new();
+    for f in m.all("env-file") {
+        let text =
+            std::fs::read_to_string(&f).map_err(|e| Failure::new(125, format!("open {f}: {e}")))?;
+        env.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(expand_env),
+        );
+    }
+    env.extend(m.all("env").iter().map(|e| expand_env(e)));
+    let mut host = berth_engine::container::HostConfig {
+        auto_remove: m.on("rm"),
+        read_only: m.on("read-only"),
+        privileged: m.on("privileged"),
+        cap_add: m.all("cap-add"),
+        cap_drop: m.all("cap-drop"),
+        network_mode: m
+            .get("network")
+            .or(m.get("net"))
+            .unwrap_or("none")
+            .to_string(),
+        init: m.on("init"),
+        ..Default::default()
+    };
+    match host.network_mode.as_str() {
+        "none" | "host" => {}
+        "bridge" | "default" => host.network_mode = "none".into(),
+        other => {
+            return Err(Failure::new(
+                125,
+                format!("network {other} not found (bridge and user networks come with networking; use none or host)"),
+            ))
+        }
+    }
+    for s in m.all("security-opt") {
+        match s.as_str() {
+            "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true" => {
+                host.no_new_privileges = true
+            }
+            "no-new-privileges=false" | "no-new-privileges:false" => host.no_new_privileges = false,
+            other => {
+                return Err(Failure::new(
+                    125,
+                    format!(
+                        "invalid --security-opt: {other:?} (supported so far: no-new-privileges)"
+                    ),
+                ))
+            }
+        }
+    }
+    let labels = m
+        .all("label")
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect();
+    if m.on("tty") {
+        return Err(Failure::new(125, "-t (a terminal) is not supported yet"));
+    }
+    Ok(CreateOptions {
+        name: m.get("name").map(String::from),
+        image: image.clone(),
+        cmd: rest.to_vec(),
+        entrypoint: m.get("entrypoint").map(String::from),
+        env,
+        workdir: m.get("workdir").map(String::from),
+        user: m.get("user").map(String::from),
+        hostname: m.get("hostname").map(String::from),
+        tty: false,
+        interactive: m.on("interactive"),
+        labels,
+        host,
+    })
+}
+
+/// `-e NAME` takes NAME's value from our own environment, as docker does.
+fn expand_env(e: &str) -> String {
+    if e.contains('=') {
+        e.to_string()
+    } else {
+        match std::env::var(e) {
+            Ok(v) => format!("{e}={v}"),
+            Err(_) => e.to_string(),
+        }
+    }
+}
+
+/// Makes sure the image is here, pulling it when `--pull` says so (missing is the default).
+fn ensure_image(g: &Globals, engine: &mut Engine, image: &str, pull: Option<&str>) -> Result<()> {
+    let have = engine.store.resolve(image).is_ok();
+    let policy = pull.unwrap_or("missing");
+    match (policy, have) {
+        ("never", false) => Err(Failure::new(125, format!("No such image: {image}"))),
+        ("missing", true) | ("never", true) => Ok(()),
+        ("missing", false) | ("always", _) => {
+            if !have {
+                eprintln!("Unable to find image '{image}' locally");
+            }
+            crate::registry::pull_quiet(g, image).map_err(|mut f| {
+                f.status = 125;
+                f
+            })
+        }
+        (other, _) => Err(Failure::new(125, format!("invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""))),
+    }
+}
+
+fn monitor_exe() -> Result<PathBuf> {
+    std::env::current_exe().map_err(|e| Failure::new(125, format!("finding our own binary: {e}")))
+}
+
+pub fn run(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(CREATE_FLAGS, argv, false).map_err(|e| usage("run", e))?;
+    let o = create_options("run", &m)?;
+    let mut engine = open(g, true)?;
+    ensure_image(g, &mut engine, &o.image, m.get("pull"))?;
+    let c = engine.create(o).map_err(|e| engine_failure(e, true))?;
+    let detach = m.on("detach");
+    let attach = Attach {
+        stdin: m.on("interactive") && !detach,
+        stdout: !detach,
+        stderr: !detach,
+    };
+    let started = match engine.start(&c.id, &monitor_exe()?, &attach) {
+        Ok(s) => s,
+        Err(e) => {
+            if c.host_config.auto_remove {
+                let _ = engine.remove(&c.id, true);
+            }
+            return Err(engine_failure(e, true));
+        }
+    };
+    if detach {
+        println!("{}", c.id);
+        return Ok(());
+    }
+    drop(engine);
+    let code = crate::signals::proxy_until_exit(g, &c.id, started)?;
+    std::process::exit(code);
+}
+
+pub fn create(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(CREATE_FLAGS, argv, false).map_err(|e| usage("create", e))?;
+    let o = create_options("create", &m)?;
+    let mut engine = open(g, true)?;
+    ensure_image(g, &mut engine, &o.image, m.get("pull"))?;
+    let c = engine.create(o).map_err(|e| engine_failure(e, true))?;
+    println!("{}", c.id);
+    Ok(())
+}
+
+pub fn start(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(
+        &[flag("attach", Some('a')), flag("interactive", Some('i'))],
+        argv,
+        true,
+    )
+    .map_err(|e| usage("start", e))?;
+    if m.args.is_empty() {
+        return Err(usage(
+            "start",
+            "\"berth start\" requires at least 1 argument.".into(),
+        ));
+    }
+    let mut engine = open(g, true)?;
+    let attach_one = m.on("attach") && m.args.len() == 1;
+    let mut failed = false;
+    for name in &m.args {
+        let attach = Attach {
+            stdin: attach_one && m.on("interactive"),
+            stdout: attach_one,
+            stderr: attach_one,
+        };
+        match engine.start(name, &monitor_exe()?, &attach) {
+            Ok(s) if attach_one => {
+                drop(engine);
+                let code = crate::signals::proxy_until_exit(g, name, s)?;
+                std::process::exit(code);
+            }
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(Failure::new(1, "failed to start containers".to_string()));
+    }
+    Ok(())
+}
+
+fn quote_command(c: &Container) -> String {
+    let mut parts = vec![c.path.clone()];
+    parts.extend(c.args.iter().cloned());
+    parts.join(" ")
+}
+
+fn status_text(c: &Container) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let ago = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(berth_image::timefmt::parse)
+            .map(|s| berth_image::timefmt::since(s, now))
+            .unwrap_or_default()
+    };
+    match c.state.status {
+        Status::Running => format!("Up {}", ago(&c.state.started_at).trim_end_matches(" ago")),
+        Status::Exited => format!(
+            "Exited ({}) {}",
+            c.state.exit_code,
+            ago(&c.state.finished_at)
+        ),
+        Status::Created => "Created".into(),
+        other => other.as_str().to_string(),
+    }
+}
+
+fn ps_row(c: &Container, no_trunc: bool) -> serde_json::Value {
+    let cmd = quote_command(c);
+    let cmd = if !no_trunc && cmd.chars().count() > 20 {
+        format!("{}…", cmd.chars().take(19).collect::<String>())
+    } else {
+        cmd
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    json!({
+        "ID": if no_trunc { c.id.clone() } else { c.short_id().to_string() },
+        "Image": c.config.image,
+        "Command": format!("\"{cmd}\""),
+        "CreatedAt": c.created,
+        "RunningFor": berth_image::timefmt::parse(&c.created).map(|s| berth_image::timefmt::since(s, now)).unwrap_or_default(),
+        "Status": status_text(c),
+        "State": c.state.status.as_str(),
+        "Ports": "",
+        "Names": c.name,
+        "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+    })
+}
+
+pub fn ps(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(
+        &[
+            flag("all", Some('a')),
+            flag("quiet", Some('q')),
+            flag("no-trunc", None),
+            flag("latest", Some('l')),
+            opt("last", Some('n')),
+            opt("filter", Some('f')),
+            opt("format", None),
+            flag("size", Some('s')),
+        ],
+        argv,
+        true,
+    )
+    .map_err(|e| usage("ps", e))?;
+    let mut engine = open(g, false)?;
+    let mut list = engine.containers().map_err(|e| engine_failure(e, false))?;
+    let last = if m.on("latest") {
+        Some(1)
+    } else {
+        m.get("last").and_then(|n| n.parse::<usize>().ok())
+    };
+    if !m.on("all") && last.is_none() {
+        list.retain(|c| c.state.status == Status::Running);
+    }
+    for f in m.all("filter") {
+        let (k, v) = f.split_once('=').unwrap_or((f.as_str(), ""));
+        list.retain(|c| match k {
+            "name" => c.name.contains(v),
+            "id" => c.id.starts_with(v),
+            "status" => c.state.status.as_str() == v,
+            "label" => match v.split_once('=') {
+                Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
+                None => c.config.labels.contains_key(v),
+            },
+            "ancestor" => c.config.image == v || c.image.contains(v),
+            _ => true,
+        });
+    }
+    if let Some(n) = last {
+        list.truncate(n);
+    }
+    let rows: Vec<_> = list.iter().map(|c| ps_row(c, m.on("no-trunc"))).collect();
+    let mut out = std::io::stdout().lock();
+    if m.on("quiet") {
+        for r in &rows {
+            let _ = writeln!(out, "{}", r["ID"].as_str().unwrap_or_default());
+        }
+        return Ok(());
+    }
+    let s = format::output(
+        m.get("format"),
+        &rows,
+        &[
+            ("ID", "CONTAINER ID"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("RunningFor", "CREATED"),
+            ("Status", "STATUS"),
+            ("Ports", "PORTS"),
+            ("Names", "NAMES"),
+        ],
+    )
+    .map_err(|e| Failure::new(1, e))?;
+    let _ = out.write_all(s.as_bytes());
+    Ok(())
+}
+
+pub fn logs(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(
+        &[
+            flag("follow", Some('f')),
+            opt("tail", Some('n')),
+            flag("timestamps", Some('t')),
+            opt("since", None),
+            opt("until", None),
+            flag("details", None),
+        ],
+        argv,
+        true,
+    )
+    .map_err(|e| usage("logs", e))?;
+    if m.args.len() != 1 {
+        return Err(usage(
+            "logs",
+            "\"berth logs\" requires exactly 1 argument.".into(),
+        ));
+    }
+    let mut engine = open(g, false)?;
+    let c = engine
+        .refresh(&m.args[0])
+        .map_err(|e| engine_failure(e, false))?;
+    let path = engine.log_path(&c.id);
+    let entries = berth_engine::logs::read(&path).map_err(|e| engine_failure(e, false))?;
+    let tail = match m.get("tail") {
+        None | Some("all") => None,
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| Failure::new(1, format!("invalid value for tail: {n:?}")))?,
+        ),
+    };
+    let skip = tail.map_or(0, |t| entries.len().saturating_sub(t));
+    let print = |e: &berth_engine::logs::Entry| {
+        let text = if m.on("timestamps") {
+            format!("{} {}", e.time, e.log)
+        } else {
+            e.log.clone()
+        };
+        if e.stream == "stderr" {
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        } else {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        }
+    };
+    for e in &entries[skip..] {
+        print(e);
+    }
+    if m.on("follow") {
+        let mut seen = entries.len();
+        loop {
+            let running = engine
+                .refresh(&c.id)
+                .map(|c| c.state.status == Status::Running)
+                .unwrap_or(false);
+            let now = berth_engine::logs::read(&path).unwrap_or_default();
+            for e in now.iter().skip(seen) {
+                print(e);
+            }
+            let _ = std::io::stdout().flush();
+            seen = now.len().max(seen);
+            if !running {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    Ok(())
+}
+
+fn each(
+    g: &Globals,
+    cmd: &str,
+    argv: &[String],
+    flags: &[Flag],
+    f: impl Fn(&mut Engine, &Matches, &str) -> std::result::Result<(), EngineError>,
+) -> Result<()> {
+    let m = args::parse(flags, argv, true).map_err(|e| usage(cmd, e))?;
+    if m.args.is_empty() {
+        return Err(usage(
+            cmd,
+            format!("\"berth {cmd}\" requires at least 1 argument."),
+        ));
+    }
+    let mut engine = open(g, false)?;
+    let mut failed = false;
+    for name in &m.args {
+        match f(&mut engine, &m, name) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+pub fn stop(g: &Globals, argv: &[String]) -> Result<()> {
+    each(
+        g,
+        "stop",
+        argv,
+        &[opt("time", Some('t')), opt("signal", Some('s'))],
+        |e, m, name| {
+            let t = m.get("time").and_then(|t| t.parse::<i64>().ok());
+            e.stop(name, t).map(|_| ())
+        },
+    )
+}
+
+pub fn kill(g: &Globals, argv: &[String]) -> Result<()> {
+    each(
+        g,
+        "kill",
+        argv,
+        &[opt("signal", Some('s'))],
+        |e, m, name| e.kill(name, m.get("signal").unwrap_or("KILL")).map(|_| ()),
+    )
+}
+
+pub fn rm(g: &Globals, argv: &[String]) -> Result<()> {
+    each(
+        g,
+        "rm",
+        argv,
+        &[
+            flag("force", Some('f')),
+            flag("volumes", Some('v')),
+            flag("link", Some('l')),
+        ],
+        |e, m, name| e.remove(name, m.on("force")).map(|_| ()),
+    )
+}
+
+pub fn wait(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(&[opt("condition", None)], argv, true).map_err(|e| usage("wait", e))?;
+    if m.args.is_empty() {
+        return Err(usage(
+            "wait",
+            "\"berth wait\" requires at least 1 argument.".into(),
+        ));
+    }
+    let mut engine = open(g, false)?;
+    let mut failed = false;
+    for name in &m.args {
+        match engine.wait(name, None) {
+            Ok(Some(c)) => println!("{}", c.state.exit_code),
+            Ok(None) => println!("0"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! Containers end to end through the `berth` binary: real containers from a busybox image,
+//! each with its monitor process, as root.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{bin, sh, Env};
+
+fn with_busybox() -> Env {
+    let e = Env::new();
+    e.import_busybox("busybox:latest");
+    e
+}
+
+fn status(e: &Env, args: &[&str]) -> (i32, String, String) {
+    let o = e.berth(args);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Nothing of a removed container may remain: record, snapshot, files, runtime state.
+fn assert_clean(e: &Env) {
+    assert_eq!(e.ok(&["ps", "-aq"]), "");
+    let count = |p: &str| std::fs::read_dir(e.root().join(p)).map_or(0, |d| d.count());
+    assert_eq!(count("containers"), 0, "container dirs left");
+    assert_eq!(count("runtime"), 0, "runtime state left");
+    // Only the image's own layer snapshot stays.
+    assert_eq!(count("s"), 1, "snapshots left");
+}
+
+#[test]
+fn run_prints_output_and_returns_the_exit_status() {
+    let e = with_busybox();
+    let (code, out, err) = status(
+        &e,
+        &[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+    );
+    assert_eq!((code, out.as_str(), err.as_str()), (3, "out\n", "err\n"));
+    let (code, _, err) = status(&e, &["run", "--rm", "busybox", "nope"]);
+    assert_eq!(code, 127, "{err}");
+    assert!(err.contains("executable file not found"), "{err}");
+    let (code, _, err) = status(&e, &["run", "--rm", "busybox", "/etc/passwd"]);
+    assert_eq!(code, 126, "{err}");
+    // A signal that ends the container's init gives 128+n (from outside: PID 1 ignores
+    // SIGKILL from its own namespace).
+    let id = e.ok(&["run", "-d", "busybox", "sleep", "100"]);
+    e.ok(&["kill", id.trim()]);
+    assert_eq!(e.ok(&["wait", id.trim()]).trim(), "137");
+    e.ok(&["rm", id.trim()]);
+    let (code, _, err) = status(&e, &["run", "--rm", "--bogus", "busybox"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("unknown flag: --bogus"), "{err}");
+    let (code, _, err) = status(&e, &["run", "--rm", "--pull", "never", "missing-image"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("No such image: missing-image"), "{err}");
+    assert_clean(&e);
+}
+
+#[test]
+fn run_applies_flags_and_docker_defaults() {
+    let e = with_busybox();
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        "-u",
+        "1000:1000",
+        "--hostname",
+        "box",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $A $(pwd) $(id -u):$(id -g) $(hostname)",
+    ]);
+    assert_eq!(out.trim(), "1 /tmp 1000:1000 box");
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "echo",
+        "busybox",
+        "via",
+        "entrypoint",
+    ]);
+    assert_eq!(out.trim(), "via entrypoint");
+    // Docker's default capabilities (0x a80425fb), masked paths and a read-only /proc/sys.
+    let out = e.ok(&["run", "--rm", "busybox", "sh", "-c", "grep CapEff /proc/self/status; cat /proc/kcore | wc -c; echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo ro"]);
+    assert!(out.contains("CapEff:\t00000000a80425fb"), "{out}");
+    assert!(
+        out.contains("\n0\n") && out.trim_end().ends_with("ro"),
+        "{out}"
+    );
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "grep",
+        "-E",
+        "CapEff|NoNewPrivs",
+        "/proc/self/status",
+    ]);
+    assert!(
+        out.contains("CapEff:\t0000000000000000") && out.contains("NoNewPrivs:\t1"),
+        "{out}"
+    );
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/hostname; grep -c localhost /etc/hosts; df -m /dev/shm | tail -1",
+    ]);
+    assert!(out.contains(" 64 "), "/dev/shm is 64 MiB: {out}");
+    assert_clean(&e);
+}
+
+#[test]
+fn detached_containers_logs_stop_rm() {
+    let e = with_busybox();
+    let id = e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo bye; exit 0' TERM; echo started; while true; do sleep 0.1; done",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let ps = e.ok(&["ps"]);
+    let header: Vec<&str> = ps
+        .lines()
+        .next()
+        .unwrap()
+        .split("   ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES"
+        ]
+    );
+    assert!(
+        ps.contains(&id[..12]) && ps.contains("Up ") && ps.contains("ticker"),
+        "{ps}"
+    );
+    assert_eq!(e.ok(&["logs", "ticker"]), "started\n");
+    // A name in use, and rm of a running container, are refused and change nothing.
+    let (code, _, err) = status(&e, &["run", "-d", "--name", "ticker", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("The container name \"/ticker\" is already in use"),
+        "{err}"
+    );
+    let (code, _, err) = status(&e, &["rm", "ticker"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("container is running"), "{err}");
+    assert_eq!(e.ok(&["stop", "ticker"]).trim(), "ticker");
+    assert_eq!(e.ok(&["wait", "ticker"]).trim(), "0");
+    assert_eq!(e.ok(&["logs", "ticker"]), "started\nbye\n");
+    let ps = e.ok(&["ps", "-a", "--format", "{{.Names}}|{{.Status}}"]);
+    assert!(ps.starts_with("ticker|Exited (0)"), "{ps}");
+    assert_eq!(e.ok(&["ps", "-q"]), "");
+    e.ok(&["start", "ticker"]);
+    assert!(e.ok(&["ps"]).contains("ticker"));
+    e.ok(&["rm", "-f", "ticker"]);
+    assert_clean(&e);
+}
+
+#[test]
+fn containers_outlive_the_cli_and_a_dead_monitor_is_reconciled() {
+    let e = with_busybox();
+    // A foreground run whose CLI is killed: the container keeps running.
+    let mut cli = Command::new(bin())
+        .arg("--root")
+        .arg(e.root())
+        .args(["run", "--name", "orphan", "busybox", "sleep", "1000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if e.ok(&["ps", "-q"]).lines().count() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        e.ok(&["ps"]).contains("orphan"),
+        "the container died with its CLI"
+    );
+    // kill -9 of the monitor: the next command reports the container as exited and cleans.
+    let monitor = sh(&format!(
+        "pgrep -f -- '__monitor {} ' | head -1",
+        e.root().display()
+    ));
+    assert!(!monitor.trim().is_empty());
+    sh(&format!("kill -9 {}", monitor.trim()));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let ps = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    assert_eq!(ps.trim(), "orphan exited", "{ps}");
+    e.ok(&["rm", "orphan"]);
+    assert_clean(&e);
+}
+
+#[test]
+fn create_then_start_attached() {
+    let e = with_busybox();
+    let id = e.ok(&[
+        "create",
+        "--name",
+        "later",
+        "busybox",
+        "echo",
+        "from create",
+    ]);
+    assert_eq!(id.trim().len(), 64);
+    assert!(e.ok(&["ps", "-a"]).contains("Created"));
+    let (code, out, _) = status(&e, &["start", "-a", "later"]);
+    assert_eq!((code, out.as_str()), (0, "from create\n"));
+    e.ok(&["rm", "later"]);
+    assert_clean(&e);
+}

@@ -1,0 +1,264 @@
+//! Container records: one row per container in the image store's database (`containers`:
+//! id, name, image, and the rest as JSON), so that containers and the images they use are
+//! changed in the same transactions and `rmi` can see who uses an image.
+
+use std::collections::BTreeMap;
+
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+use berth_image::Store;
+
+/// Docker's container states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// What the container runs (Docker's `Config`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Config {
+    pub image: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    pub hostname: String,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub labels: BTreeMap<String, String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+}
+
+/// How the container runs (Docker's `HostConfig`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HostConfig {
+    pub auto_remove: bool,
+    pub read_only: bool,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub no_new_privileges: bool,
+    pub network_mode: String,
+    pub init: bool,
+}
+
+/// What happened to it (Docker's `State`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    pub pid: i32,
+    pub exit_code: i32,
+    pub oom_killed: bool,
+    pub error: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// The monitor process (pid and start time), to tell a live one from a dead one.
+    pub monitor: Option<(i32, u64)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    /// The image ID (config digest).
+    pub image: String,
+    pub created: String,
+    pub config: Config,
+    pub host_config: HostConfig,
+    pub state: State,
+    /// The resolved command line, for `ps`.
+    pub path: String,
+    pub args: Vec<String>,
+}
+
+impl Container {
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+}
+
+fn db_err(source: rusqlite::Error) -> EngineError {
+    EngineError::Db(berth_image::db::DbError {
+        path: "containers".into(),
+        source,
+    })
+}
+
+fn decode(data: &str) -> Result<Container> {
+    serde_json::from_str(data)
+        .map_err(|e| EngineError::Invalid(format!("corrupt container record: {e}")))
+}
+
+/// Docker's rule for names.
+pub fn valid_name(n: &str) -> bool {
+    let mut b = n.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphanumeric())
+        && b.all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+}
+
+/// Inserts a new container; its name must be free.
+pub fn insert(store: &mut Store, c: &Container) -> Result<()> {
+    let data = serde_json::to_string(c).map_err(|e| EngineError::Invalid(e.to_string()))?;
+    store.db.write(|tx| {
+        let taken: Option<String> = tx
+            .query_row(
+                "SELECT id FROM containers WHERE name = ?1",
+                [&c.name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        if let Some(id) = taken {
+            return Err(EngineError::NameInUse {
+                name: c.name.clone(),
+                id,
+            });
+        }
+        tx.execute(
+            "INSERT INTO containers (id, name, image, data) VALUES (?1, ?2, ?3, ?4)",
+            [&c.id, &c.name, &c.image, &data],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    })
+}
+
+/// Applies `f` to the stored record in one transaction and returns the result.
+pub fn update(store: &mut Store, id: &str, f: impl FnOnce(&mut Container)) -> Result<Container> {
+    store.db.write(|tx| {
+        let data: Option<String> = tx
+            .query_row("SELECT data FROM containers WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err)?;
+        let mut c = decode(&data.ok_or_else(|| EngineError::NoSuchContainer(id.to_string()))?)?;
+        f(&mut c);
+        let data = serde_json::to_string(&c).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        tx.execute(
+            "UPDATE containers SET data = ?2, name = ?3 WHERE id = ?1",
+            [id, &data, &c.name],
+        )
+        .map_err(db_err)?;
+        Ok(c)
+    })
+}
+
+pub fn delete(store: &mut Store, id: &str) -> Result<()> {
+    store.db.write(|tx| {
+        tx.execute("DELETE FROM containers WHERE id = ?1", [id])
+            .map_err(db_err)?;
+        Ok(())
+    })
+}
+
+pub fn list(store: &Store) -> Result<Vec<Container>> {
+    let mut st = store
+        .db
+        .conn()
+        .prepare("SELECT data FROM containers")
+        .map_err(db_err)?;
+    let rows: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    let mut out: Vec<Container> = rows.iter().map(|d| decode(d)).collect::<Result<_>>()?;
+    out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// Finds a container by full ID, name, or unique ID prefix, as Docker does.
+pub fn find(store: &Store, what: &str) -> Result<Container> {
+    let what_name = what.strip_prefix('/').unwrap_or(what);
+    let all = list(store)?;
+    if let Some(c) = all.iter().find(|c| c.id == what || c.name == what_name) {
+        return Ok(c.clone());
+    }
+    let matches: Vec<&Container> = all
+        .iter()
+        .filter(|c| !what.is_empty() && c.id.starts_with(what))
+        .collect();
+    match matches.len() {
+        1 => Ok(matches[0].clone()),
+        0 => Err(EngineError::NoSuchContainer(what.to_string())),
+        _ => Err(EngineError::Invalid(format!(
+            "multiple IDs found with provided prefix: {what}"
+        ))),
+    }
+}
+
+/// A random 64-hex-digit ID.
+pub fn new_id() -> String {
+    let mut b = [0u8; 32];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .is_ok();
+    if !ok {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        b[..16].copy_from_slice(&t.to_le_bytes());
+        b[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Docker-style generated names: adjective_surname.
+pub fn random_name(id: &str) -> String {
+    const LEFT: &[&str] = &[
+        "admiring",
+        "brave",
+        "clever",
+        "dreamy",
+        "eager",
+        "focused",
+        "gallant",
+        "happy",
+        "jolly",
+        "keen",
+        "lucid",
+        "modest",
+        "nifty",
+        "optimistic",
+        "quirky",
+        "serene",
+    ];
+    const RIGHT: &[&str] = &[
+        "babbage", "curie", "dijkstra", "euler", "fermi", "goodall", "hopper", "kepler", "lamport",
+        "lovelace", "noether", "pascal", "ritchie", "shannon", "turing", "wozniak",
+    ];
+    let n = u64::from_str_radix(&id[..12], 16).unwrap_or(0);
+    format!(
+        "{}_{}",
+        LEFT[(n % LEFT.len() as u64) as usize],
+        RIGHT[((n >> 8) % RIGHT.len() as u64) as usize]
+    )
+}

@@ -1,0 +1,600 @@
+//! The engine: containers on top of the image store and the runtime library. Every `berth`
+//! process opens its own; they share state through the database and the filesystem.
+
+use std::io::BufRead;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use berth_image::Store;
+
+use crate::container::{self, Config, Container, HostConfig, Status};
+use crate::error::{EngineError, Result};
+use crate::spec;
+
+pub struct Engine {
+    pub store: Store,
+    root: PathBuf,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("root", &self.root).finish()
+    }
+}
+
+/// What `create` needs from `run`'s or `create`'s flags.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub name: Option<String>,
+    pub image: String,
+    /// Arguments after the image: they replace the image's Cmd.
+    pub cmd: Vec<String>,
+    /// `--entrypoint` (an empty string clears the image's).
+    pub entrypoint: Option<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub labels: Vec<(String, String)>,
+    pub host: HostConfig,
+}
+
+/// A container whose monitor started it.
+#[derive(Debug)]
+pub struct Started {
+    pub pid: i32,
+    pub monitor: Child,
+    report: std::io::BufReader<std::fs::File>,
+}
+
+impl Started {
+    /// Waits for the container to exit (as its monitor reports) and returns its status.
+    pub fn wait(mut self) -> Result<i32> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.report.read_line(&mut line) {
+                Ok(0) => {
+                    return Err(EngineError::Monitor(
+                        "the monitor exited without reporting the container's exit".into(),
+                    ))
+                }
+                Ok(_) => {
+                    if let Some(code) = crate::monitor::status_of(&line) {
+                        let _ = self.monitor.wait();
+                        return Ok(code);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(EngineError::Monitor(e.to_string())),
+            }
+        }
+    }
+}
+
+/// How a started container's stdio connect to the caller.
+#[derive(Debug, Default)]
+pub struct Attach {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+fn now() -> String {
+    berth_image::timefmt::now()
+}
+
+/// Docker's exit status for an error from the runtime while starting the command.
+fn command_error(e: berth_runtime::Error) -> EngineError {
+    let msg = e.to_string();
+    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+        EngineError::Command {
+            message: msg,
+            status: 127,
+        }
+    } else if msg.contains("permission denied") {
+        EngineError::Command {
+            message: msg,
+            status: 126,
+        }
+    } else {
+        EngineError::Runtime(e)
+    }
+}
+
+impl Engine {
+    pub fn open(root: &Path) -> Result<Engine> {
+        let store = Store::open(root)?;
+        Ok(Engine {
+            store,
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.root.join("containers").join(id)
+    }
+
+    pub fn runtime_root(&self) -> PathBuf {
+        self.root.join("runtime")
+    }
+
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join(format!("{id}-json.log"))
+    }
+
+    /// `docker create`: a container record, its writable snapshot and its files.
+    pub fn create(&mut self, o: CreateOptions) -> Result<Container> {
+        let img = self.store.resolve(&o.image)?;
+        let cfg = self.store.config(&img)?;
+        let id = container::new_id();
+        let name = match &o.name {
+            Some(n) => {
+                let n = n.strip_prefix('/').unwrap_or(n);
+                if !container::valid_name(n) {
+                    return Err(EngineError::BadName(n.to_string()));
+                }
+                n.to_string()
+            }
+            None => {
+                let taken: Vec<String> = container::list(&self.store)?
+                    .into_iter()
+                    .map(|c| c.name)
+                    .collect();
+                let mut n = container::random_name(&id);
+                let mut i = 1;
+                while taken.contains(&n) {
+                    n = format!("{}{i}", container::random_name(&id));
+                    i += 1;
+                }
+                n
+            }
+        };
+        let image_cfg = cfg.config.clone();
+        let entrypoint: Vec<String> = match &o.entrypoint {
+            Some(e) if e.is_empty() => Vec::new(),
+            Some(e) => vec![e.clone()],
+            None => image_cfg.entrypoint.clone().unwrap_or_default(),
+        };
+        let cmd: Vec<String> = if !o.cmd.is_empty() {
+            o.cmd.clone()
+        } else if o.entrypoint.is_some() {
+            Vec::new()
+        } else {
+            image_cfg.cmd.clone().unwrap_or_default()
+        };
+        let mut argv = entrypoint.clone();
+        argv.extend(cmd.iter().cloned());
+        if argv.is_empty() {
+            return Err(EngineError::Invalid("No command specified".into()));
+        }
+        let mut env = image_cfg.env.clone().unwrap_or_default();
+        env.extend(o.env.iter().cloned());
+        let mut labels = image_cfg.labels.clone().unwrap_or_default();
+        labels.extend(o.labels.iter().cloned());
+        // As the user named it, which is what docker shows in `ps`.
+        let image_name = o.image.clone();
+        let c = Container {
+            id: id.clone(),
+            name,
+            image: img.id.to_string(),
+            created: now(),
+            config: Config {
+                image: image_name,
+                entrypoint: (!entrypoint.is_empty()).then_some(entrypoint),
+                cmd: (!cmd.is_empty()).then_some(cmd),
+                env,
+                working_dir: o.workdir.clone().unwrap_or(image_cfg.working_dir.clone()),
+                user: o.user.clone().unwrap_or(image_cfg.user.clone()),
+                hostname: o.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+                tty: o.tty,
+                open_stdin: o.interactive,
+                labels,
+                stop_signal: (!image_cfg.stop_signal.is_empty())
+                    .then(|| image_cfg.stop_signal.clone()),
+                stop_timeout: None,
+            },
+            host_config: o.host.clone(),
+            state: Default::default(),
+            path: argv[0].clone(),
+            args: argv[1..].to_vec(),
+        };
+        spec::capabilities(&c)?;
+        let dir = self.container_dir(&id);
+        std::fs::create_dir_all(dir.join("rootfs")).map_err(EngineError::io(&dir))?;
+        let write = |name: &str, body: String| {
+            let p = dir.join(name);
+            std::fs::write(&p, body).map_err(EngineError::io(&p))
+        };
+        write("hostname", format!("{}\n", c.config.hostname))?;
+        write(
+            "hosts",
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+                .to_string(),
+        )?;
+        write("resolv.conf", resolv_conf())?;
+        let top = self.store.chain(&img)?.last().map(|d| d.to_string());
+        let made = self
+            .store
+            .snapshots
+            .prepare(&mut self.store.db, &id, top.as_deref())
+            .map_err(berth_image::StoreError::from)
+            .map(|_| container::insert(&mut self.store, &c));
+        match made {
+            Ok(Ok(())) => Ok(c),
+            Ok(Err(e)) => {
+                let _ = self.store.snapshots.remove(&mut self.store.db, &id);
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// `docker start`: a monitor process starts the container and stays with it. With
+    /// `attach`, the caller's stdio are handed to the monitor to be the container's.
+    pub fn start(&mut self, id: &str, monitor_exe: &Path, attach: &Attach) -> Result<Started> {
+        let c = container::find(&self.store, id)?;
+        if c.state.status == Status::Running {
+            return Err(EngineError::Conflict(format!(
+                "container {} is already running",
+                c.short_id()
+            )));
+        }
+        let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
+        let stdio = |on: bool| if on { Stdio::inherit() } else { Stdio::null() };
+        let mut cmd = Command::new(monitor_exe);
+        cmd.arg("__monitor")
+            .arg(&self.root)
+            .arg(&c.id)
+            .stdin(stdio(attach.stdin))
+            .stdout(stdio(attach.stdout))
+            .stderr(stdio(attach.stderr));
+        let w = std::os::fd::AsRawFd::as_raw_fd(&report_w);
+        // SAFETY: between fork and exec only async-signal-safe calls: setsid and dup2.
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                if libc::dup2(w, crate::monitor::REPORT_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let monitor = cmd.spawn().map_err(|e| {
+            EngineError::Monitor(format!("starting {}: {e}", monitor_exe.display()))
+        })?;
+        drop(report_w);
+        let mut report = std::io::BufReader::new(std::fs::File::from(report_r));
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match report.read_line(&mut line) {
+                Ok(0) => {
+                    return Err(EngineError::Monitor(
+                        "the monitor exited before starting the container".into(),
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(EngineError::Monitor(e.to_string())),
+            }
+            if let Some(pid) = line.strip_prefix("started ") {
+                return Ok(Started {
+                    pid: pid.trim().parse().unwrap_or(0),
+                    monitor,
+                    report,
+                });
+            }
+            if let Some(rest) = line.strip_prefix("error ") {
+                let (status, msg) = rest.trim_end().split_once(' ').unwrap_or(("125", rest));
+                let status: i32 = status.parse().unwrap_or(125);
+                return Err(if status == 126 || status == 127 {
+                    EngineError::Command {
+                        message: msg.to_string(),
+                        status,
+                    }
+                } else {
+                    EngineError::Monitor(msg.to_string())
+                });
+            }
+        }
+    }
+
+    /// In the monitor: mount the rootfs, write the OCI config, create and start.
+    pub(crate) fn start_in_monitor(&mut self, c: &Container) -> Result<i32> {
+        let dir = self.container_dir(&c.id);
+        let rootfs = dir.join("rootfs");
+        let mounts = self
+            .store
+            .snapshots
+            .mounts(&self.store.db, &c.id)
+            .map_err(berth_image::StoreError::from)?;
+        mount_rootfs(&mounts, &rootfs)?;
+        let files = spec::Managed {
+            hostname: &dir.join("hostname"),
+            hosts: &dir.join("hosts"),
+            resolv: &dir.join("resolv.conf"),
+        };
+        let config = spec::build(c, &rootfs, &files, "/berth")?;
+        let cfg_path = dir.join("config.json");
+        std::fs::write(
+            &cfg_path,
+            serde_json::to_vec_pretty(&config).unwrap_or_default(),
+        )
+        .map_err(EngineError::io(&cfg_path))?;
+        let runtime_root = self.runtime_root();
+        // A stopped container's runtime state from an earlier start is in the way.
+        if let Ok(old) = berth_runtime::Container::load(&runtime_root, &c.id) {
+            let _ = berth_runtime::delete::delete(&old, true);
+        }
+        let created = berth_runtime::create::create(berth_runtime::create::CreateOptions {
+            root: runtime_root,
+            id: c.id.clone(),
+            bundle: dir.clone(),
+            console: berth_runtime::create::Console::None,
+            pid_file: None,
+            no_pivot: false,
+            preserve_fds: 0,
+        })
+        .map_err(command_error)?;
+        berth_runtime::start::start(&created.container).map_err(command_error)?;
+        let pid = created.container.record.init_pid;
+        let me = std::process::id() as i32;
+        let me_start = berth_sys::proc::start_time(me).map_or(0, |(s, _)| s);
+        container::update(&mut self.store, &c.id, |r| {
+            r.state.status = Status::Running;
+            r.state.pid = pid;
+            r.state.exit_code = 0;
+            r.state.error.clear();
+            r.state.started_at = Some(now());
+            r.state.finished_at = None;
+            r.state.monitor = Some((me, me_start));
+        })?;
+        Ok(pid)
+    }
+
+    /// After the container exited (or failed to start): release the runtime state and the
+    /// rootfs, record the exit, and remove an `--rm` container. Returns the exit code.
+    pub(crate) fn finish(&mut self, c: &Container, code: Option<i32>) -> Result<i32> {
+        let mut oom = false;
+        if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
+            oom = berth_runtime::events::oom_kills(&rc).unwrap_or(0) > 0;
+            let _ = berth_runtime::delete::delete(&rc, true);
+        }
+        let rootfs = self.container_dir(&c.id).join("rootfs");
+        let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
+        let code = code.unwrap_or(128);
+        let c = container::update(&mut self.store, &c.id, |r| {
+            r.state.status = if code_started(code) {
+                Status::Exited
+            } else {
+                Status::Created
+            };
+            r.state.pid = 0;
+            r.state.exit_code = code;
+            r.state.oom_killed = oom;
+            r.state.finished_at = Some(now());
+            r.state.monitor = None;
+        })?;
+        if c.host_config.auto_remove {
+            self.remove_files(&c)?;
+        }
+        Ok(code)
+    }
+
+    fn remove_files(&mut self, c: &Container) -> Result<()> {
+        let dir = self.container_dir(&c.id);
+        let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+        match self.store.snapshots.remove(&mut self.store.db, &c.id) {
+            Ok(()) | Err(berth_image::snapshot::SnapshotError::NotFound(_)) => {}
+            Err(e) => return Err(berth_image::StoreError::from(e).into()),
+        }
+        container::delete(&mut self.store, &c.id)?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
+    /// Sends `signal` to the container's init.
+    pub fn kill(&mut self, id: &str, signal: &str) -> Result<Container> {
+        let c = self.refresh(id)?;
+        if c.state.status != Status::Running {
+            return Err(EngineError::Conflict(format!(
+                "Cannot kill container: {}: Container {} is not running",
+                id, c.id
+            )));
+        }
+        let sig = berth_runtime::kill::parse_signal(signal)?;
+        let rc = berth_runtime::Container::load(&self.runtime_root(), &c.id)?;
+        berth_runtime::kill::kill(&rc, sig, false)?;
+        Ok(c)
+    }
+
+    /// Waits until the container is no longer running (its monitor recorded the exit).
+    pub fn wait(
+        &mut self,
+        id: &str,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Option<Container>> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            let c = match self.refresh(id) {
+                Ok(c) => c,
+                Err(EngineError::NoSuchContainer(_)) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            if c.state.status != Status::Running {
+                return Ok(Some(c));
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Ok(Some(c));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds.
+    pub fn stop(&mut self, id: &str, timeout: Option<i64>) -> Result<Container> {
+        let c = self.refresh(id)?;
+        if c.state.status != Status::Running {
+            return Ok(c);
+        }
+        let sig = c
+            .config
+            .stop_signal
+            .clone()
+            .unwrap_or_else(|| "SIGTERM".into());
+        let t = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0) as u64;
+        let _ = self.kill(&c.id, &sig);
+        let after = self.wait(&c.id, Some(std::time::Duration::from_secs(t)))?;
+        if after
+            .as_ref()
+            .is_some_and(|a| a.state.status == Status::Running)
+        {
+            let _ = self.kill(&c.id, "SIGKILL");
+        }
+        Ok(self.wait(&c.id, None)?.unwrap_or(c))
+    }
+
+    /// `docker rm`.
+    pub fn remove(&mut self, id: &str, force: bool) -> Result<Container> {
+        let c = self.refresh(id)?;
+        if c.state.status == Status::Running {
+            if !force {
+                return Err(EngineError::Conflict(format!(
+                    "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
+                    c.name
+                )));
+            }
+            let _ = self.kill(&c.id, "SIGKILL");
+            self.wait(&c.id, Some(std::time::Duration::from_secs(30)))?;
+        }
+        let c = match container::find(&self.store, &c.id) {
+            Ok(c) => c,
+            // Its monitor removed it (`--rm`) while we waited.
+            Err(EngineError::NoSuchContainer(_)) => return Ok(c),
+            Err(e) => return Err(e),
+        };
+        if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
+            let _ = berth_runtime::delete::delete(&rc, true);
+        }
+        self.remove_files(&c)?;
+        Ok(c)
+    }
+
+    /// The record, after checking that a container said to be running still has its
+    /// monitor: one whose monitor died (killed, or the machine rebooted) is marked exited
+    /// and its leftovers released, so every command sees the truth.
+    pub fn refresh(&mut self, id: &str) -> Result<Container> {
+        let c = container::find(&self.store, id)?;
+        if c.state.status != Status::Running {
+            return Ok(c);
+        }
+        let alive = c
+            .state
+            .monitor
+            .is_some_and(|(pid, start)| berth_sys::proc::alive(pid, start));
+        if alive {
+            return Ok(c);
+        }
+        if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
+            let _ = berth_runtime::delete::delete(&rc, true);
+        }
+        let _ = nix::mount::umount2(
+            &self.container_dir(&c.id).join("rootfs"),
+            nix::mount::MntFlags::MNT_DETACH,
+        );
+        container::update(&mut self.store, &c.id, |r| {
+            r.state.status = Status::Exited;
+            r.state.pid = 0;
+            r.state.exit_code = 255;
+            r.state.error = "the container's monitor died".into();
+            r.state.finished_at = Some(now());
+            r.state.monitor = None;
+        })
+    }
+
+    /// Every container, each refreshed.
+    pub fn containers(&mut self) -> Result<Vec<Container>> {
+        let ids: Vec<String> = container::list(&self.store)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let mut out = Vec::new();
+        for id in ids {
+            if let Ok(c) = self.refresh(&id) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A container that failed before its command ran stays "created", as in Docker.
+fn code_started(code: i32) -> bool {
+    code != 128
+}
+
+fn mount_rootfs(mounts: &[berth_image::snapshot::Mount], target: &Path) -> Result<()> {
+    use nix::mount::{mount, MsFlags};
+    let m = mounts
+        .first()
+        .ok_or_else(|| EngineError::Invalid("snapshot has no mounts".into()))?;
+    let r = if m.kind == "bind" {
+        mount(
+            Some(m.source.as_str()),
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    } else {
+        let opts = m.options.join(",");
+        mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+    };
+    r.map_err(|e| EngineError::Io {
+        path: target.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+/// The host's resolv.conf, minus loopback nameservers a container can't reach (Docker's
+/// rule); with none left, Google's public resolvers, as Docker does.
+fn resolv_conf() -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out = String::new();
+    let mut servers = 0;
+    for l in host.lines() {
+        let t = l.trim();
+        if let Some(ns) = t.strip_prefix("nameserver") {
+            let ns = ns.trim();
+            if ns.starts_with("127.") || ns == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}

@@ -1,0 +1,14 @@
+//! berth's engine: containers as Docker has them, on the image store and the runtime library.
+//! Each container has a monitor process of its own (see [`monitor`]), so containers keep
+//! running when no `berth` command does.
+
+pub mod container;
+pub mod engine;
+pub mod error;
+pub mod logs;
+pub mod monitor;
+pub mod spec;
+
+pub use container::{Container, Status};
+pub use engine::{Attach, CreateOptions, Engine, Started};
+pub use error::{EngineError, Kind, Result};

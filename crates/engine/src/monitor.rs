@@ -1,0 +1,190 @@
+//! The per-container monitor: a small process of its own (`berth __monitor ROOT ID`), in its
+//! own session, that outlives the command that started it. It mounts the rootfs, creates and
+//! starts the container through the runtime library, owns the container's stdout and
+//! stderr (writing Docker's json-file log and copying to an attached client), reaps the
+//! container as a child subreaper, records the exit code, and removes an `--rm` container.
+//!
+//! It tells its starter how things went on fd 3, one line at a time: `started PID`, then
+//! `exit CODE`, or `error STATUS MESSAGE` when the container could not be started.
+
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+
+use crate::container;
+use crate::engine::Engine;
+use crate::error::{EngineError, Kind, Result};
+use crate::logs::JsonLog;
+
+/// The fd the starter reads reports from.
+pub const REPORT_FD: RawFd = 3;
+
+fn report(line: &str) {
+    // SAFETY: fd 3 is the report pipe the starter set up (or nothing, and write fails).
+    let f = unsafe { std::fs::File::from_raw_fd(REPORT_FD) };
+    let mut f = std::mem::ManuallyDrop::new(f);
+    let _ = writeln!(f, "{line}");
+}
+
+fn dup_cloexec(fd: RawFd) -> Option<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on a possibly-closed fd either fails or returns a new fd we own.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
+    // SAFETY: n is a fresh descriptor we own when non-negative.
+    (n >= 0).then(|| unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// The monitor's main; returns the process exit status.
+pub fn run(root: &Path, id: &str) -> i32 {
+    // Signals meant for the terminal the starter ran in are not ours.
+    for s in [
+        nix::sys::signal::SIGINT,
+        nix::sys::signal::SIGHUP,
+        nix::sys::signal::SIGPIPE,
+        nix::sys::signal::SIGQUIT,
+        nix::sys::signal::SIGTSTP,
+    ] {
+        // SAFETY: SIG_IGN installs no handler code.
+        let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigIgn) };
+    }
+    match monitor(root, id) {
+        Ok(code) => {
+            report(&format!("exit {code}"));
+            0
+        }
+        Err(e) => {
+            let status = match e.kind() {
+                Kind::Command(s) => s,
+                _ => 125,
+            };
+            report(&format!(
+                "error {status} {}",
+                e.to_string().replace('\n', " ")
+            ));
+            1
+        }
+    }
+}
+
+fn monitor(root: &Path, id: &str) -> Result<i32> {
+    let mut engine = Engine::open(root)?;
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| EngineError::Monitor(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
+    let c = container::find(&engine.store, id)?;
+    // What the starter gave us as 1 and 2 is the attached client's; keep copies, then let
+    // the container write into pipes that we read.
+    let attached_out = dup_cloexec(1);
+    let attached_err = dup_cloexec(2);
+    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
+    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
+    let stdin_open = c.config.open_stdin && is_open(0);
+    let devnull = std::fs::File::open("/dev/null").map_err(EngineError::io("/dev/null"))?;
+    // SAFETY: dup2 onto 0/1/2 replaces our own stdio, which the container will inherit.
+    unsafe {
+        if !stdin_open {
+            libc::dup2(devnull.as_raw_fd(), 0);
+        }
+        libc::dup2(out_w.as_raw_fd(), 1);
+        libc::dup2(err_w.as_raw_fd(), 2);
+    }
+    drop(out_w);
+    drop(err_w);
+    let started = engine.start_in_monitor(&c);
+    // Our stdio no longer needs the container's ends (nor the client's stdin).
+    // SAFETY: as above; after this, only the container holds the pipes' write ends.
+    unsafe {
+        libc::dup2(devnull.as_raw_fd(), 0);
+        libc::dup2(devnull.as_raw_fd(), 1);
+        libc::dup2(devnull.as_raw_fd(), 2);
+    }
+    let pid = match started {
+        Ok(pid) => pid,
+        Err(e) => {
+            let _ = engine.finish(&c, None);
+            return Err(e);
+        }
+    };
+    report(&format!("started {pid}"));
+    let mut log = JsonLog::open(&engine.log_path(&c.id))?;
+    let mut out_w = attached_out.map(std::fs::File::from);
+    let mut err_w = attached_err.map(std::fs::File::from);
+    let mut open = [Some(out_r), Some(err_r)];
+    let mut buf = vec![0u8; 64 << 10];
+    while open.iter().any(Option::is_some) {
+        let mut fds: Vec<PollFd<'_>> = Vec::new();
+        let mut which = Vec::new();
+        for (i, f) in open.iter().enumerate() {
+            if let Some(f) = f {
+                fds.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
+                which.push(i);
+            }
+        }
+        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(EngineError::Monitor(format!("poll: {e}"))),
+        }
+        let ready: Vec<(usize, bool)> = fds
+            .iter()
+            .zip(&which)
+            .map(|(p, i)| (*i, p.revents().is_some_and(|r| !r.is_empty())))
+            .collect();
+        drop(fds);
+        for (i, is_ready) in ready {
+            if !is_ready {
+                continue;
+            }
+            let n = match open[i].as_ref().map(|f| nix::unistd::read(f, &mut buf)) {
+                Some(Ok(n)) => n,
+                Some(Err(nix::errno::Errno::EINTR)) => continue,
+                _ => 0,
+            };
+            if n == 0 {
+                open[i] = None;
+                continue;
+            }
+            let stream = if i == 0 { "stdout" } else { "stderr" };
+            log.write(stream, &buf[..n]);
+            let sink = if i == 0 { &mut out_w } else { &mut err_w };
+            if let Some(w) = sink {
+                if w.write_all(&buf[..n]).is_err() {
+                    // The client went away; the container goes on, logged.
+                    *sink = None;
+                }
+            }
+        }
+    }
+    log.flush();
+    // Every writer is gone; reap the container's init (and any orphans it left us).
+    let code = wait_for(pid);
+    let code = engine.finish(&c, Some(code))?;
+    Ok(code)
+}
+
+/// Waits for `pid`, reaping other children on the way; returns docker's exit code for it.
+fn wait_for(pid: i32) -> i32 {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    loop {
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return code,
+            Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => return 128 + sig as i32,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return 255,
+        }
+    }
+}
+
+/// For `berth` itself: the status it should exit with after a foreground `run`, from the
+/// starter's side of the report pipe.
+pub fn status_of(line: &str) -> Option<i32> {
+    line.strip_prefix("exit ")?.trim().parse().ok()
+}
