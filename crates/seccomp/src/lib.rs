@@ -10,6 +10,8 @@
 //! `load` does not set `PR_SET_NO_NEW_PRIVS`: the caller decides that (the kernel requires it,
 //! or `CAP_SYS_ADMIN`, to install a filter).
 
+pub mod profile;
+
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek};
