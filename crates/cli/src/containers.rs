@@ -106,11 +106,19 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
                 host.no_new_privileges = true
             }
             "no-new-privileges=false" | "no-new-privileges:false" => host.no_new_privileges = false,
+            s if s.starts_with("seccomp=") || s.starts_with("seccomp:") => {
+                let v = &s[8..];
+                host.seccomp = Some(if v == "unconfined" {
+                    v.to_string()
+                } else {
+                    std::fs::read_to_string(v).map_err(|e| Failure::new(125, format!("opening seccomp profile ({v}) failed: {e}")))?
+                });
+            }
             other => {
                 return Err(Failure::new(
                     125,
                     format!(
-                        "invalid --security-opt: {other:?} (supported so far: no-new-privileges)"
+                        "invalid --security-opt: {other:?} (supported so far: no-new-privileges, seccomp=unconfined|PROFILE)"
                     ),
                 ))
             }

@@ -66,6 +66,8 @@ pub struct HostConfig {
     pub no_new_privileges: bool,
     pub network_mode: String,
     pub init: bool,
+    /// `--security-opt seccomp=`: "unconfined", or a profile (Docker's format) as given.
+    pub seccomp: Option<String>,
 }
 
 /// What happened to it (Docker's `State`).

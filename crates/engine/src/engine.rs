@@ -206,7 +206,9 @@ impl Engine {
             path: argv[0].clone(),
             args: argv[1..].to_vec(),
         };
-        spec::capabilities(&c)?;
+        // Bad capabilities or a bad seccomp profile fail here, not at start.
+        let caps = spec::capabilities(&c)?;
+        spec::seccomp(&c, &caps)?;
         let dir = self.container_dir(&id);
         std::fs::create_dir_all(dir.join("rootfs")).map_err(EngineError::io(&dir))?;
         let write = |name: &str, body: String| {

@@ -246,6 +246,22 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
     Ok((uid, gid, extra))
 }
 
+/// The seccomp filter: Docker's default for the container's capabilities, a profile the
+/// user gave (Docker's format), or none for `unconfined` and `--privileged`.
+pub fn seccomp(c: &Container, caps: &[String]) -> Result<Option<Value>> {
+    use berth_seccomp::profile;
+    let filter = match c.host_config.seccomp.as_deref() {
+        Some("unconfined") => return Ok(None),
+        None if c.host_config.privileged => return Ok(None),
+        None => profile::docker_default(caps, profile::native_arch()),
+        Some(text) => profile::from_docker_file(text.as_bytes(), caps)
+            .map_err(|e| EngineError::Invalid(format!("seccomp profile: {e}")))?,
+    };
+    serde_json::to_value(filter)
+        .map(Some)
+        .map_err(|e| EngineError::Invalid(format!("seccomp profile: {e}")))
+}
+
 /// Files the engine manages per container and binds in.
 pub struct Managed<'a> {
     pub hostname: &'a Path,
@@ -332,6 +348,9 @@ pub fn build(
     if !c.host_config.privileged {
         linux["maskedPaths"] = json!(MASKED);
         linux["readonlyPaths"] = json!(READONLY);
+    }
+    if let Some(filter) = seccomp(c, &caps)? {
+        linux["seccomp"] = filter;
     }
     let mut process = json!({
         "terminal": c.config.tty,
