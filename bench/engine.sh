@@ -48,7 +48,7 @@ if command -v dockerd >/dev/null; then
   dockerd_pid=$!
   export DOCKER_HOST=unix://$work/docker/docker.sock
   for _ in $(seq 1 100); do docker info >/dev/null 2>&1 && break; sleep 0.2; done
-  docker import -q "$work/rootfs.tar" localhost/bench/bb:1 >/dev/null
+  docker import "$work/rootfs.tar" localhost/bench/bb:1 >/dev/null
   cmds+=(-n "docker run --rm" "docker run --rm --network none localhost/bench/bb:1 /bin/true")
 fi
 hyperfine --runs "$runs" --warmup 5 --export-json "$out/engine.json" "${cmds[@]}" >/dev/null
