@@ -329,6 +329,7 @@ impl Engine {
             hosts: &dir.join("hosts"),
             resolv: &dir.join("resolv.conf"),
         };
+        berth_seccomp::cache::set_dir(&self.root.join("seccomp"));
         let config = spec::build(c, &rootfs, &files, "/berth")?;
         let cfg_path = dir.join("config.json");
         std::fs::write(

@@ -10,6 +10,7 @@
 //! `load` does not set `PR_SET_NO_NEW_PRIVS`: the caller decides that (the kernel requires it,
 //! or `CAP_SYS_ADMIN`, to install a filter).
 
+pub mod cache;
 pub mod profile;
 
 use std::fmt;
@@ -203,6 +204,13 @@ impl fmt::Display for Origin<'_> {
 ///
 /// The native architecture is always part of the filter, in addition to `architectures`.
 pub fn compile(s: &LinuxSeccomp) -> Result<Filter, Error> {
+    if let Some((program, flags, warnings)) = cache::load(s) {
+        return Ok(Filter {
+            program,
+            flags,
+            warnings,
+        });
+    }
     let mut warnings = Vec::new();
 
     let default_action = action(
@@ -268,6 +276,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filter, Error> {
     }
 
     let program = export(&ctx)?;
+    cache::store(s, &program, flags, &warnings);
     Ok(Filter {
         program,
         flags,
