@@ -553,3 +553,165 @@ pub fn wait(g: &Globals, argv: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+pub fn exec(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(
+        &[
+            flag("detach", Some('d')),
+            flag("interactive", Some('i')),
+            flag("tty", Some('t')),
+            opt("env", Some('e')),
+            opt("env-file", None),
+            opt("user", Some('u')),
+            opt("workdir", Some('w')),
+            flag("privileged", None),
+        ],
+        argv,
+        false,
+    )
+    .map_err(|e| usage("exec", e))?;
+    if m.args.len() < 2 {
+        return Err(usage(
+            "exec",
+            "\"berth exec\" requires at least 2 arguments.".into(),
+        ));
+    }
+    if m.on("tty") {
+        return Err(Failure::new(1, "-t (a terminal) is not supported yet"));
+    }
+    let o = berth_engine::exec::ExecOptions {
+        cmd: m.args[1..].to_vec(),
+        env: m.all("env").iter().map(|e| expand_env(e)).collect(),
+        user: m.get("user").map(String::from),
+        workdir: m.get("workdir").map(String::from),
+        detach: m.on("detach"),
+        privileged: m.on("privileged"),
+    };
+    let mut engine = open(g, false)?;
+    if !m.on("interactive") {
+        // Without -i the process gets no stdin, as in docker.
+        if let Ok(null) = std::fs::File::open("/dev/null") {
+            // SAFETY: dup2 onto our own stdin, which the exec'd process inherits.
+            unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) };
+        }
+    }
+    let pid = engine.exec(&m.args[0], &o).map_err(|e| match e.kind() {
+        Kind::Command(s) => Failure::new(s, e.to_string()),
+        _ => Failure::new(
+            if matches!(
+                e,
+                EngineError::Conflict(_) | EngineError::NoSuchContainer(_)
+            ) {
+                1
+            } else {
+                126
+            },
+            e.to_string(),
+        ),
+    })?;
+    if o.detach {
+        return Ok(());
+    }
+    // We are its subreaper (the runtime made us one for an attached exec).
+    use nix::sys::wait::{waitpid, WaitStatus};
+    let code = loop {
+        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, c)) => break c,
+            Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => break 0,
+        }
+    };
+    std::process::exit(code);
+}
+
+pub fn inspect(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
+    let m = args::parse(
+        &[
+            opt("format", Some('f')),
+            opt("type", None),
+            flag("size", Some('s')),
+        ],
+        argv,
+        true,
+    )
+    .map_err(|e| usage(cmd, e))?;
+    if m.args.is_empty() {
+        return Err(usage(
+            cmd,
+            format!("\"berth {cmd}\" requires at least 1 argument."),
+        ));
+    }
+    let want = m.get("type");
+    let mut engine = open(g, false)?;
+    let mut values = Vec::new();
+    let mut failed = false;
+    for name in &m.args {
+        let as_container = if want.is_none() || want == Some("container") {
+            engine.refresh(name).ok()
+        } else {
+            None
+        };
+        if let Some(c) = as_container {
+            values.push(engine.inspect(&c));
+            continue;
+        }
+        let as_image = if want.is_none() || want == Some("image") {
+            engine
+                .store
+                .resolve(name)
+                .ok()
+                .and_then(|img| crate::images::inspect_value(&engine.store, &img).ok())
+        } else {
+            None
+        };
+        match as_image {
+            Some(v) => values.push(v),
+            None => {
+                eprintln!("Error: No such object: {name}");
+                failed = true;
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if let Some(f) = m.get("format") {
+        let t = format::Template::parse(f).map_err(|e| Failure::new(1, e))?;
+        for v in &values {
+            let _ = writeln!(out, "{}", t.render(v).map_err(|e| Failure::new(1, e))?);
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&values).unwrap_or_default()
+        );
+    }
+    if failed {
+        let _ = out.flush();
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+pub fn pause(g: &Globals, argv: &[String]) -> Result<()> {
+    each(g, "pause", argv, &[], |e, _, name| e.pause(name))
+}
+
+pub fn unpause(g: &Globals, argv: &[String]) -> Result<()> {
+    each(g, "unpause", argv, &[], |e, _, name| e.unpause(name))
+}
+
+pub fn rename(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(&[], argv, true).map_err(|e| usage("rename", e))?;
+    if m.args.len() != 2 {
+        return Err(usage(
+            "rename",
+            "\"berth rename\" requires exactly 2 arguments.".into(),
+        ));
+    }
+    let mut engine = open(g, false)?;
+    engine
+        .rename(&m.args[0], &m.args[1])
+        .map_err(|e| engine_failure(e, false))
+}

@@ -89,6 +89,11 @@ Container commands:
   kill        Kill one or more running containers
   rm          Remove one or more containers
   wait        Block until one or more containers stop, then print their exit codes
+  exec        Execute a command in a running container
+  pause       Pause all processes within one or more containers
+  unpause     Unpause all processes within one or more containers
+  rename      Rename a container
+  inspect     Return low-level information on containers and images
 
 Image commands:
   pull        Download an image from a registry
@@ -144,6 +149,25 @@ fn run(argv: Vec<String>) -> Result<()> {
         print!("{USAGE}");
         return Ok(());
     };
+    // `berth container VERB ...` is `berth VERB ...` (ls and list are ps).
+    let (cmd, tail) = match (cmd.as_str(), tail.split_first()) {
+        ("container", Some((sub, rest))) => (
+            match sub.as_str() {
+                "ls" | "list" => "ps",
+                "remove" => "rm",
+                other => other,
+            },
+            rest,
+        ),
+        ("container", None) => {
+            return Err(Failure::usage(
+                "container",
+                "\"berth container\" requires a subcommand",
+            ))
+        }
+        (c, _) => (c, tail),
+    };
+    let cmd = &cmd.to_string();
     if g.on("help") || cmd == "help" {
         print!("{USAGE}");
         return Ok(());
@@ -189,11 +213,16 @@ fn run(argv: Vec<String>) -> Result<()> {
         "kill" | "container kill" => containers::kill(&globals, tail),
         "rm" | "container rm" => containers::rm(&globals, tail),
         "wait" | "container wait" => containers::wait(&globals, tail),
+        "exec" | "container exec" => containers::exec(&globals, tail),
+        "pause" | "container pause" => containers::pause(&globals, tail),
+        "unpause" | "container unpause" => containers::unpause(&globals, tail),
+        "rename" | "container rename" => containers::rename(&globals, tail),
+        "inspect" | "container inspect" => containers::inspect(&globals, cmd, tail),
         "pull" | "image pull" => registry::pull_cmd(&globals, cmd, tail),
         "push" | "image push" => registry::push_cmd(&globals, cmd, tail),
         "login" => registry::login_cmd(&globals, cmd, tail),
         "logout" => registry::logout_cmd(&globals, cmd, tail),
-        "images" | "load" | "save" | "import" | "tag" | "rmi" | "history" | "inspect" => {
+        "images" | "load" | "save" | "import" | "tag" | "rmi" | "history" => {
             images::dispatch(&globals, cmd, tail)
         }
         other => Err(Failure::usage(

@@ -254,3 +254,122 @@ fn create_then_start_attached() {
     e.ok(&["rm", "later"]);
     assert_clean(&e);
 }
+
+#[test]
+fn exec_inspect_pause_rename() {
+    let e = with_busybox();
+    let id = e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "-e",
+        "FROM_RUN=1",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let id = id.trim().to_string();
+    // exec: output, exit status, env, user, workdir; into the same namespaces.
+    let out = e.ok(&[
+        "exec",
+        "-e",
+        "X=2",
+        "-w",
+        "/tmp",
+        "-u",
+        "1000",
+        "svc",
+        "sh",
+        "-c",
+        "echo $FROM_RUN $X $(pwd) $(id -u)",
+    ]);
+    assert_eq!(out.trim(), "1 2 /tmp 1000");
+    let (code, _, _) = status(&e, &["exec", "svc", "sh", "-c", "exit 7"]);
+    assert_eq!(code, 7);
+    let (code, _, err) = status(&e, &["exec", "svc", "nope"]);
+    assert_eq!(code, 127, "{err}");
+    let init_ns = sh(&format!("readlink /proc/$(berth_pid=$({} --root {} inspect -f '{{{{.State.Pid}}}}' svc); echo $berth_pid)/ns/pid", bin().display(), e.root().display()));
+    let exec_ns = e.ok(&["exec", "svc", "readlink", "/proc/self/ns/pid"]);
+    assert_eq!(init_ns.trim(), exec_ns.trim());
+    let piped = Command::new(bin())
+        .arg("--root")
+        .arg(e.root())
+        .args(["exec", "-i", "svc", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = piped.stdin.as_ref().unwrap();
+        stdin.write_all(b"through exec -i\n").unwrap();
+    }
+    let mut piped = piped;
+    drop(piped.stdin.take());
+    let o = piped.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "through exec -i\n");
+    // inspect: docker's shape and --format.
+    let v: serde_json::Value = serde_json::from_str(&e.ok(&["inspect", "svc"])).unwrap();
+    let c = &v[0];
+    assert_eq!(c["Id"], id.as_str());
+    assert_eq!(c["Name"], "/svc");
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(c["State"]["Running"], true);
+    assert_eq!(c["Config"]["Cmd"][0], "sleep");
+    assert_eq!(c["Path"], "sleep");
+    for k in [
+        "Created",
+        "Image",
+        "HostConfig",
+        "GraphDriver",
+        "Mounts",
+        "NetworkSettings",
+        "LogPath",
+    ] {
+        assert!(c.get(k).is_some(), "inspect lacks {k}");
+    }
+    assert_eq!(
+        e.ok(&[
+            "container",
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.Config.Image}}",
+            &id[..12]
+        ])
+        .trim(),
+        "running busybox"
+    );
+    // The image is still found by inspect, and a missing object fails.
+    assert!(e
+        .ok(&["inspect", "-f", "{{.Os}}", "busybox"])
+        .contains("linux"));
+    let (code, _, err) = status(&e, &["inspect", "nothing-here"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("No such object: nothing-here"), "{err}");
+    // pause: frozen, exec refused; unpause.
+    e.ok(&["pause", "svc"]);
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.State.Status}}", "svc"]).trim(),
+        "paused"
+    );
+    let (code, _, err) = status(&e, &["exec", "svc", "true"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is paused"), "{err}");
+    e.ok(&["unpause", "svc"]);
+    e.ok(&["exec", "svc", "true"]);
+    // rename, and a conflict.
+    e.ok(&["rename", "svc", "svc2"]);
+    e.ok(&["run", "-d", "--name", "other", "busybox", "sleep", "100"]);
+    let (code, _, err) = status(&e, &["rename", "svc2", "other"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already in use"), "{err}");
+    e.ok(&["container", "rm", "-f", "svc2", "other"]);
+    // exec into a stopped container.
+    e.ok(&["create", "--name", "idle", "busybox", "true"]);
+    let (code, _, err) = status(&e, &["exec", "idle", "true"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is not running"), "{err}");
+    e.ok(&["rm", "idle"]);
+    assert_clean(&e);
+}

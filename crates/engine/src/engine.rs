@@ -88,7 +88,7 @@ fn now() -> String {
 }
 
 /// Docker's exit status for an error from the runtime while starting the command.
-fn command_error(e: berth_runtime::Error) -> EngineError {
+pub(crate) fn command_error(e: berth_runtime::Error) -> EngineError {
     let msg = e.to_string();
     if msg.contains("executable file not found") || msg.contains("no such file or directory") {
         EngineError::Command {

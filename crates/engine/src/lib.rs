@@ -5,6 +5,8 @@
 pub mod container;
 pub mod engine;
 pub mod error;
+pub mod exec;
+pub mod inspect;
 pub mod logs;
 pub mod monitor;
 pub mod spec;

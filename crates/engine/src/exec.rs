@@ -1,0 +1,159 @@
+//! `docker exec`: another process in a running container, through the runtime library. In
+//! the foreground it shares the caller's stdio and the caller reaps it (as a subreaper);
+//! detached, it is left to the container.
+
+use std::path::Path;
+
+use oci_spec::runtime::{ProcessBuilder, UserBuilder};
+
+use crate::container::Status;
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::spec;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub detach: bool,
+    pub privileged: bool,
+}
+
+impl Engine {
+    /// Starts the process; returns its pid (the caller waits for it unless detached).
+    pub fn exec(&mut self, id: &str, o: &ExecOptions) -> Result<i32> {
+        let c = self.refresh(id)?;
+        match c.state.status {
+            Status::Running => {}
+            Status::Paused => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is paused, unpause the container before exec",
+                    c.id
+                )))
+            }
+            _ => {
+                return Err(EngineError::Conflict(format!(
+                    "Container {} is not running",
+                    c.id
+                )))
+            }
+        }
+        if o.cmd.is_empty() {
+            return Err(EngineError::Invalid("No exec command specified".into()));
+        }
+        berth_seccomp::cache::set_dir(&self.root().join("seccomp"));
+        let rc = berth_runtime::Container::load(&self.runtime_root(), &c.id)?;
+        let base = berth_runtime::exec::default_process(&rc)?;
+        let rootfs = format!("/proc/{}/root", rc.record.init_pid);
+        let user = o.user.clone().unwrap_or(c.config.user.clone());
+        let (uid, gid, groups) = spec::resolve_user(Path::new(&rootfs), &user)?;
+        let mut env = base.env().clone().unwrap_or_default();
+        for e in &o.env {
+            let key = e.split('=').next().unwrap_or("");
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        let mut caps = base.capabilities().clone();
+        if o.privileged {
+            let all: std::collections::HashSet<oci_spec::runtime::Capability> = spec::all_caps()
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            caps = oci_spec::runtime::LinuxCapabilitiesBuilder::default()
+                .bounding(all.clone())
+                .effective(all.clone())
+                .permitted(all)
+                .build()
+                .ok();
+        }
+        let user = UserBuilder::default()
+            .uid(uid)
+            .gid(gid)
+            .additional_gids(groups)
+            .build()
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let mut b = ProcessBuilder::default()
+            .terminal(false)
+            .user(user)
+            .args(o.cmd.clone())
+            .env(env)
+            .cwd(
+                o.workdir
+                    .clone()
+                    .unwrap_or_else(|| base.cwd().display().to_string()),
+            )
+            .no_new_privileges(base.no_new_privileges().unwrap_or(false));
+        if let Some(c) = caps {
+            b = b.capabilities(c);
+        }
+        let process = b.build().map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let done = berth_runtime::exec::exec(
+            &rc,
+            berth_runtime::exec::ExecOptions {
+                process,
+                console: berth_runtime::create::Console::None,
+                pid_file: None,
+                preserve_fds: 0,
+                attached: !o.detach,
+            },
+        )
+        .map_err(crate::engine::command_error)?;
+        Ok(done.pid)
+    }
+
+    pub fn pause(&mut self, id: &str) -> Result<()> {
+        let c = self.refresh(id)?;
+        if c.state.status != Status::Running {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let rc = berth_runtime::Container::load(&self.runtime_root(), &c.id)?;
+        berth_runtime::pause::pause(&rc)?;
+        crate::container::update(&mut self.store, &c.id, |r| r.state.status = Status::Paused)?;
+        Ok(())
+    }
+
+    pub fn unpause(&mut self, id: &str) -> Result<()> {
+        let c = self.refresh(id)?;
+        if c.state.status != Status::Paused {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not paused",
+                c.id
+            )));
+        }
+        let rc = berth_runtime::Container::load(&self.runtime_root(), &c.id)?;
+        berth_runtime::pause::resume(&rc)?;
+        crate::container::update(&mut self.store, &c.id, |r| r.state.status = Status::Running)?;
+        Ok(())
+    }
+
+    pub fn rename(&mut self, id: &str, new: &str) -> Result<()> {
+        let new = new.strip_prefix('/').unwrap_or(new);
+        if !crate::container::valid_name(new) {
+            return Err(EngineError::BadName(new.to_string()));
+        }
+        let c = self.refresh(id)?;
+        if let Ok(other) = crate::container::find(&self.store, new) {
+            if other.name == new && other.id != c.id {
+                return Err(EngineError::NameInUse {
+                    name: new.to_string(),
+                    id: other.id,
+                });
+            }
+        }
+        crate::container::update(&mut self.store, &c.id, |r| r.name = new.to_string()).map_err(
+            |e| match e {
+                EngineError::Db(_) => EngineError::NameInUse {
+                    name: new.to_string(),
+                    id: String::new(),
+                },
+                e => e,
+            },
+        )?;
+        Ok(())
+    }
+}
