@@ -51,7 +51,116 @@ const CREATE_FLAGS: &[Flag] = &[
     flag("sig-proxy", None),
     opt("stop-signal", None),
     opt("stop-timeout", None),
+    opt("memory", Some('m')),
+    opt("memory-swap", None),
+    opt("cpus", None),
+    opt("cpu-shares", Some('c')),
+    opt("cpuset-cpus", None),
+    opt("pids-limit", None),
+    opt("ulimit", None),
+    opt("device", None),
+    opt("sysctl", None),
+    opt("group-add", None),
+    opt("add-host", None),
+    opt("dns", None),
+    opt("dns-search", None),
+    opt("dns-option", None),
+    opt("shm-size", None),
+    opt("volume", Some('v')),
+    opt("tmpfs", None),
+    opt("mount", None),
+    opt("ipc", None),
+    opt("pid", None),
+    opt("uts", None),
 ];
+
+/// go-units' RAMInBytes: `512`, `64m`, `1.5g`, `2GiB`, binary multiples; docker's message on
+/// a bad one.
+pub fn ram_in_bytes(flag: &str, v: &str) -> Result<i64> {
+    let bad = || {
+        Failure::usage(
+            "run",
+            format!("invalid argument {v:?} for \"{flag}\" flag: invalid size: '{v}'"),
+        )
+    };
+    let t = v.trim();
+    let digits = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024f64.powi(4),
+        "p" => 1024f64.powi(5),
+        _ => return Err(bad()),
+    };
+    Ok((n * mult) as i64)
+}
+
+/// `--mount type=bind,source=/a,target=/b,readonly` and `type=tmpfs,target=/t,tmpfs-size=N`.
+fn mount_flag(v: &str, host: &mut berth_engine::container::HostConfig) -> Result<()> {
+    let mut kind = "volume".to_string();
+    let (mut src, mut dst, mut ro, mut size, mut mode) = (None, None, false, None, None);
+    for kv in v.split(',') {
+        let (k, val) = kv.split_once('=').unwrap_or((kv, "true"));
+        match k {
+            "type" => kind = val.to_string(),
+            "source" | "src" => src = Some(val.to_string()),
+            "target" | "destination" | "dst" => dst = Some(val.to_string()),
+            "readonly" | "ro" => ro = val != "false" && val != "0",
+            "tmpfs-size" => size = Some(ram_in_bytes("--mount", val)?),
+            "tmpfs-mode" => mode = Some(val.to_string()),
+            "bind-propagation" | "consistency" => {}
+            other => return Err(Failure::new(125, format!("invalid argument {v:?} for \"--mount\" flag: unexpected key '{other}' in '{kv}'"))),
+        }
+    }
+    let dst = dst.ok_or_else(|| {
+        Failure::new(
+            125,
+            format!("invalid argument {v:?} for \"--mount\" flag: target is required"),
+        )
+    })?;
+    match kind.as_str() {
+        "bind" => {
+            let src = src.ok_or_else(|| {
+                Failure::new(
+                    125,
+                    "invalid mount config for type \"bind\": field Source must not be empty",
+                )
+            })?;
+            host.binds
+                .push(format!("{src}:{dst}{}", if ro { ":ro" } else { "" }));
+        }
+        "tmpfs" => {
+            let mut opts = Vec::new();
+            if let Some(s) = size {
+                opts.push(format!("size={s}"));
+            }
+            if let Some(m) = mode {
+                opts.push(format!("mode={m}"));
+            }
+            host.tmpfs.push(if opts.is_empty() {
+                dst
+            } else {
+                format!("{dst}:{}", opts.join(","))
+            });
+        }
+        other => {
+            return Err(Failure::new(
+                125,
+                format!("mount type {other:?} is not supported yet (bind and tmpfs are)"),
+            ))
+        }
+    }
+    Ok(())
+}
 
 fn usage(cmd: &str, e: String) -> Failure {
     Failure::usage(cmd, e)
@@ -124,6 +233,98 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
             }
         }
     }
+    if let Some(v) = m.get("memory") {
+        host.memory = ram_in_bytes("-m, --memory", v)?;
+    }
+    if let Some(v) = m.get("memory-swap") {
+        host.memory_swap = if v == "-1" {
+            -1
+        } else {
+            ram_in_bytes("--memory-swap", v)?
+        };
+    }
+    if let Some(v) = m.get("shm-size") {
+        host.shm_size = ram_in_bytes("--shm-size", v)?;
+    }
+    if let Some(v) = m.get("cpus") {
+        let n: f64 = v.parse().map_err(|_| Failure::usage("run", format!("invalid argument {v:?} for \"--cpus\" flag: failed to parse {v} as a rational number")))?;
+        host.nano_cpus = (n * 1e9) as i64;
+    }
+    if let Some(v) = m.get("cpu-shares") {
+        host.cpu_shares = v.parse().map_err(|_| Failure::usage("run", format!("invalid argument {v:?} for \"-c, --cpu-shares\" flag: strconv.ParseInt: parsing {v:?}: invalid syntax")))?;
+    }
+    host.cpuset_cpus = m.get("cpuset-cpus").unwrap_or_default().to_string();
+    if let Some(v) = m.get("pids-limit") {
+        host.pids_limit = v.parse().map_err(|_| Failure::usage("run", format!("invalid argument {v:?} for \"--pids-limit\" flag: strconv.ParseInt: parsing {v:?}: invalid syntax")))?;
+    }
+    for u in m.all("ulimit") {
+        let (name, vals) = u.split_once('=').ok_or_else(|| {
+            Failure::usage(
+                "run",
+                format!(
+                    "invalid argument {u:?} for \"--ulimit\" flag: invalid ulimit argument: {u}"
+                ),
+            )
+        })?;
+        let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
+        let num = |x: &str| {
+            x.parse::<u64>().map_err(|_| {
+                Failure::usage(
+                    "run",
+                    format!(
+                        "invalid argument {u:?} for \"--ulimit\" flag: invalid ulimit value: {x}"
+                    ),
+                )
+            })
+        };
+        host.ulimits
+            .push((name.to_string(), num(soft)?, num(hard)?));
+    }
+    for d in m.all("device") {
+        let parts: Vec<&str> = d.split(':').collect();
+        let (h, c, p) = match parts.as_slice() {
+            [h] => (*h, *h, "rwm"),
+            [h, c] if c.chars().all(|x| "rwm".contains(x)) => (*h, *h, *c),
+            [h, c] => (*h, *c, "rwm"),
+            [h, c, p] => (*h, *c, *p),
+            _ => {
+                return Err(Failure::new(
+                    125,
+                    format!("invalid device specification: {d}"),
+                ))
+            }
+        };
+        host.devices
+            .push((h.to_string(), c.to_string(), p.to_string()));
+    }
+    for s in m.all("sysctl") {
+        let (k, v) = s.split_once('=').ok_or_else(|| {
+            Failure::usage(
+                "run",
+                format!(
+                    "invalid argument {s:?} for \"--sysctl\" flag: sysctl '{s}' is not allowed"
+                ),
+            )
+        })?;
+        host.sysctls.insert(k.to_string(), v.to_string());
+    }
+    host.group_add = m.all("group-add");
+    host.extra_hosts = m.all("add-host");
+    host.dns = m.all("dns");
+    host.dns_search = m.all("dns-search");
+    host.dns_options = m.all("dns-option");
+    host.binds = m.all("volume");
+    host.tmpfs = m.all("tmpfs");
+    for v in m.all("mount") {
+        mount_flag(&v, &mut host)?;
+    }
+    host.ipc_mode = m.get("ipc").unwrap_or_default().to_string();
+    host.pid_mode = m.get("pid").unwrap_or_default().to_string();
+    host.uts_mode = m.get("uts").unwrap_or_default().to_string();
+    let stop_timeout = match m.get("stop-timeout") {
+        Some(v) => Some(v.parse::<i64>().map_err(|_| Failure::usage("run", format!("invalid argument {v:?} for \"--stop-timeout\" flag: strconv.ParseInt: parsing {v:?}: invalid syntax")))?),
+        None => None,
+    };
     let labels = m
         .all("label")
         .iter()
@@ -147,6 +348,8 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
         tty: false,
         interactive: m.on("interactive"),
         labels,
+        stop_signal: m.get("stop-signal").map(String::from),
+        stop_timeout,
         host,
     })
 }

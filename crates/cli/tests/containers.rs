@@ -373,3 +373,100 @@ fn exec_inspect_pause_rename() {
     e.ok(&["rm", "idle"]);
     assert_clean(&e);
 }
+
+#[test]
+fn resource_mount_and_namespace_flags() {
+    let e = with_busybox();
+    let src = e.path("bindsrc");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "bound\n").unwrap();
+    let vol = format!("{}:/data:ro", src.display());
+    let mount = format!("type=bind,source={},target=/m", src.display());
+    let out = e.ok(&[
+        "run", "--rm", "-m", "64m", "--memory-swap", "128m", "--cpus", "0.5", "--cpu-shares", "512",
+        "--pids-limit", "50", "--ulimit", "nofile=1024:2048", "--shm-size", "16m",
+        "--tmpfs", "/scratch:size=1m", "-v", &vol, "--mount", &mount,
+        "--mount", "type=tmpfs,target=/t2,tmpfs-size=2m", "--add-host", "db:10.1.2.3",
+        "--dns", "10.0.0.53", "--dns-search", "example.com", "--sysctl", "net.ipv4.ip_forward=1",
+        "--group-add", "50", "--stop-signal", "SIGUSR1", "--stop-timeout", "3",
+        "busybox", "sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/pids/pids.max; \
+         ulimit -n; ulimit -Hn; df -m /dev/shm /scratch /t2 | tail -3 | awk '{print $2}'; cat /data/f /m/f; \
+         touch /data/g 2>/dev/null || echo ro; grep db /etc/hosts; grep -E '^(nameserver|search)' /etc/resolv.conf; \
+         cat /proc/sys/net/ipv4/ip_forward; id -G",
+    ]);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(
+        lines,
+        [
+            "67108864",
+            "50000",
+            "512",
+            "50",
+            "1024",
+            "2048",
+            "16",
+            "1",
+            "2",
+            "bound",
+            "bound",
+            "ro",
+            "10.1.2.3\tdb",
+            "nameserver 10.0.0.53",
+            "search example.com",
+            "1",
+            "0 50",
+        ],
+        "{out}"
+    );
+    let host_pid_ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        "host",
+        "busybox",
+        "readlink",
+        "/proc/self/ns/pid",
+    ]);
+    assert_eq!(out.trim(), host_pid_ns.to_string_lossy());
+    // Bad values: docker's wording, status 125, and no container left behind.
+    for (args, want) in [
+        (
+            vec!["--memory", "12zz"],
+            "invalid argument \"12zz\" for \"-m, --memory\" flag: invalid size: '12zz'",
+        ),
+        (
+            vec!["--cpus", "lots"],
+            "invalid argument \"lots\" for \"--cpus\" flag",
+        ),
+        (vec!["--ulimit", "nofile"], "invalid ulimit argument"),
+        (vec!["--ipc", "bogus"], "invalid --ipc value"),
+        (vec!["-v", "relative:/x"], "invalid volume specification"),
+        (vec!["--tmpfs", "rel"], "must be absolute"),
+        (
+            vec!["--device", "/dev/nonexistent-dev"],
+            "error gathering device information",
+        ),
+        (
+            vec!["--add-host", "db:not-an-ip"],
+            "invalid IP address in add-host",
+        ),
+        (
+            vec!["--cap-add", "NOT_A_CAP"],
+            "invalid capability: NOT_A_CAP",
+        ),
+        (
+            vec!["--mount", "type=bind,target=/x"],
+            "field Source must not be empty",
+        ),
+    ] {
+        let mut argv = vec!["run", "--rm"];
+        argv.extend(args);
+        argv.extend(["busybox", "true"]);
+        let (code, _, err) = status(&e, &argv);
+        assert_eq!(code, 125, "{argv:?}: {err}");
+        assert!(err.contains(want), "{argv:?}: {err}");
+    }
+    assert_clean(&e);
+}

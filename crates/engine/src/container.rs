@@ -40,6 +40,8 @@ impl Status {
 
 /// What the container runs (Docker's `Config`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+// Records written by older versions lack newer fields.
+#[serde(default)]
 pub struct Config {
     pub image: String,
     pub entrypoint: Option<Vec<String>>,
@@ -48,6 +50,8 @@ pub struct Config {
     pub working_dir: String,
     pub user: String,
     pub hostname: String,
+    /// Whether the hostname came from `--hostname` (not the ID).
+    pub hostname_set: bool,
     pub tty: bool,
     pub open_stdin: bool,
     pub labels: BTreeMap<String, String>,
@@ -57,6 +61,8 @@ pub struct Config {
 
 /// How the container runs (Docker's `HostConfig`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+// Records written by older versions lack newer fields.
+#[serde(default)]
 pub struct HostConfig {
     pub auto_remove: bool,
     pub read_only: bool,
@@ -68,10 +74,40 @@ pub struct HostConfig {
     pub init: bool,
     /// `--security-opt seccomp=`: "unconfined", or a profile (Docker's format) as given.
     pub seccomp: Option<String>,
+    /// Bytes; 0 is unlimited.
+    pub memory: i64,
+    /// Memory plus swap in bytes; -1 is unlimited swap, 0 is unset.
+    pub memory_swap: i64,
+    /// CPUs in billionths (`--cpus 1.5` is 1.5e9).
+    pub nano_cpus: i64,
+    pub cpu_shares: u64,
+    pub cpuset_cpus: String,
+    pub pids_limit: i64,
+    /// (name, soft, hard), name as docker spells it (`nofile`).
+    pub ulimits: Vec<(String, u64, u64)>,
+    /// (host path, path in container, permissions).
+    pub devices: Vec<(String, String, String)>,
+    pub sysctls: BTreeMap<String, String>,
+    pub group_add: Vec<String>,
+    pub extra_hosts: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// Bytes; 0 is docker's default of 64 MiB.
+    pub shm_size: i64,
+    /// `-v HOST:CONTAINER[:ro]` binds.
+    pub binds: Vec<String>,
+    /// `--tmpfs PATH[:OPTIONS]`.
+    pub tmpfs: Vec<String>,
+    pub ipc_mode: String,
+    pub pid_mode: String,
+    pub uts_mode: String,
 }
 
 /// What happened to it (Docker's `State`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+// Records written by older versions lack newer fields.
+#[serde(default)]
 pub struct State {
     pub status: Status,
     pub pid: i32,

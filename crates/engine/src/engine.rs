@@ -39,6 +39,8 @@ pub struct CreateOptions {
     pub tty: bool,
     pub interactive: bool,
     pub labels: Vec<(String, String)>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
     pub host: HostConfig,
 }
 
@@ -193,7 +195,15 @@ impl Engine {
                 env,
                 working_dir: o.workdir.clone().unwrap_or(image_cfg.working_dir.clone()),
                 user: o.user.clone().unwrap_or(image_cfg.user.clone()),
-                hostname: o.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+                hostname: match (&o.hostname, o.host.uts_mode.as_str()) {
+                    (Some(h), _) => h.clone(),
+                    (None, "host") => nix::unistd::gethostname()
+                        .ok()
+                        .and_then(|h| h.into_string().ok())
+                        .unwrap_or_default(),
+                    (None, _) => id[..12].to_string(),
+                },
+                hostname_set: o.hostname.is_some(),
                 tty: o.tty,
                 open_stdin: o.interactive,
                 labels,
@@ -209,19 +219,13 @@ impl Engine {
         // Bad capabilities or a bad seccomp profile fail here, not at start.
         let caps = spec::capabilities(&c)?;
         spec::seccomp(&c, &caps)?;
+        spec::validate(&c)?;
         let dir = self.container_dir(&id);
-        std::fs::create_dir_all(dir.join("rootfs")).map_err(EngineError::io(&dir))?;
-        let write = |name: &str, body: String| {
-            let p = dir.join(name);
-            std::fs::write(&p, body).map_err(EngineError::io(&p))
-        };
-        write("hostname", format!("{}\n", c.config.hostname))?;
-        write(
-            "hosts",
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-                .to_string(),
-        )?;
-        write("resolv.conf", resolv_conf())?;
+        let written = self.write_files(&c, &dir);
+        if let Err(e) = written {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
         let top = self.store.chain(&img)?.last().map(|d| d.to_string());
         let made = self
             .store
@@ -241,6 +245,29 @@ impl Engine {
                 Err(e.into())
             }
         }
+    }
+
+    /// The directory of a new container and the files berth manages in it.
+    fn write_files(&self, c: &Container, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir.join("rootfs")).map_err(EngineError::io(&dir))?;
+        let write = |name: &str, body: String| {
+            let p = dir.join(name);
+            std::fs::write(&p, body).map_err(EngineError::io(&p))
+        };
+        write("hostname", format!("{}\n", c.config.hostname))?;
+        let mut hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string();
+        for h in &c.host_config.extra_hosts {
+            let (name, ip) = h
+                .split_once(':')
+                .filter(|(n, ip)| !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok())
+                .ok_or_else(|| {
+                    EngineError::Invalid(format!("invalid IP address in add-host: {h:?}"))
+                })?;
+            hosts.push_str(&format!("{ip}\t{name}\n"));
+        }
+        write("hosts", hosts)?;
+        write("resolv.conf", resolv_conf(&c.host_config))?;
+        Ok(())
     }
 
     /// `docker start`: a monitor process starts the container and stays with it. With
@@ -580,7 +607,8 @@ fn mount_rootfs(mounts: &[berth_image::snapshot::Mount], target: &Path) -> Resul
 
 /// The host's resolv.conf, minus loopback nameservers a container can't reach (Docker's
 /// rule); with none left, Google's public resolvers, as Docker does.
-fn resolv_conf() -> String {
+/// `--dns`, `--dns-search` and `--dns-option` replace the host's lines of their kind.
+fn resolv_conf(h: &HostConfig) -> String {
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut out = String::new();
     let mut servers = 0;
@@ -588,13 +616,28 @@ fn resolv_conf() -> String {
         let t = l.trim();
         if let Some(ns) = t.strip_prefix("nameserver") {
             let ns = ns.trim();
-            if ns.starts_with("127.") || ns == "::1" {
+            if !h.dns.is_empty() || ns.starts_with("127.") || ns == "::1" {
                 continue;
             }
             servers += 1;
         }
+        if (t.starts_with("search") && !h.dns_search.is_empty())
+            || (t.starts_with("options") && !h.dns_options.is_empty())
+        {
+            continue;
+        }
         out.push_str(l);
         out.push('\n');
+    }
+    for d in &h.dns {
+        out.push_str(&format!("nameserver {d}\n"));
+        servers += 1;
+    }
+    if !h.dns_search.is_empty() {
+        out.push_str(&format!("search {}\n", h.dns_search.join(" ")));
+    }
+    if !h.dns_options.is_empty() {
+        out.push_str(&format!("options {}\n", h.dns_options.join(" ")));
     }
     if servers == 0 {
         out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");

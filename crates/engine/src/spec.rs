@@ -246,6 +246,119 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
     Ok((uid, gid, extra))
 }
 
+/// Checks what `build` would refuse, so that `create` fails instead of a later `start`.
+pub fn validate(c: &Container) -> Result<()> {
+    let h = &c.host_config;
+    for (kind, mode) in [
+        ("pid", &h.pid_mode),
+        ("ipc", &h.ipc_mode),
+        ("uts", &h.uts_mode),
+    ] {
+        if !matches!(mode.as_str(), "" | "host" | "private" | "shareable") {
+            return Err(EngineError::Invalid(format!(
+                "invalid --{kind} value {mode:?} (host or private)"
+            )));
+        }
+    }
+    if h.uts_mode == "host" && c.config.hostname_set {
+        return Err(EngineError::Invalid(
+            "conflicting options: hostname and the network mode".into(),
+        ));
+    }
+    for b in &h.binds {
+        bind_mount(b)?;
+    }
+    for x in &h.extra_hosts {
+        let ok = x
+            .split_once(':')
+            .is_some_and(|(n, ip)| !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok());
+        if !ok {
+            return Err(EngineError::Invalid(format!(
+                "invalid IP address in add-host: {x:?}"
+            )));
+        }
+    }
+    for t in &h.tmpfs {
+        let dest = t.split(':').next().unwrap_or_default();
+        if !dest.starts_with('/') {
+            return Err(EngineError::Invalid(format!(
+                "invalid mount path for --tmpfs: {dest:?} (must be absolute)"
+            )));
+        }
+    }
+    for (host, _, perms) in &h.devices {
+        device_of(host)?;
+        if perms.is_empty() || !perms.chars().all(|p| "rwm".contains(p)) {
+            return Err(EngineError::Invalid(format!(
+                "invalid device mode: {perms}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `-v HOST:CONTAINER[:OPTIONS]` as an OCI bind mount.
+fn bind_mount(spec: &str) -> Result<Value> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dest, opts) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, o] => (*s, *d, *o),
+        _ => {
+            return Err(EngineError::Invalid(format!(
+                "invalid volume specification: '{spec}'"
+            )))
+        }
+    };
+    if !src.starts_with('/') {
+        return Err(EngineError::Invalid(format!(
+            "invalid volume specification: '{spec}': named volumes are not supported yet (use an absolute host path)"
+        )));
+    }
+    if !dest.starts_with('/') {
+        return Err(EngineError::Invalid(format!(
+            "invalid volume specification: '{spec}': mount path must be absolute"
+        )));
+    }
+    let mut options = vec!["rbind".to_string()];
+    let mut propagation = "rprivate".to_string();
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" | "rw" => options.push(o.to_string()),
+            "z" | "Z" => {}
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                propagation = o.to_string()
+            }
+            other => return Err(EngineError::Invalid(format!("invalid mode: {other}"))),
+        }
+    }
+    options.push(propagation);
+    Ok(json!({"destination": dest, "type": "bind", "source": src, "options": options}))
+}
+
+/// Type, major, minor and mode of a host device node, for `--device`.
+fn device_of(path: &str) -> Result<(&'static str, u64, u64, u32)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = std::fs::metadata(path).map_err(|e| {
+        EngineError::Invalid(format!(
+            "error gathering device information while adding custom device {path:?}: {e}"
+        ))
+    })?;
+    let kind = if m.file_type().is_char_device() {
+        "c"
+    } else if m.file_type().is_block_device() {
+        "b"
+    } else {
+        return Err(EngineError::Invalid(format!("{path} is not a device node")));
+    };
+    let rdev = m.rdev();
+    Ok((
+        kind,
+        libc::major(rdev) as u64,
+        libc::minor(rdev) as u64,
+        m.mode() & 0o777,
+    ))
+}
+
 /// The seccomp filter: Docker's default for the container's capabilities, a profile the
 /// user gave (Docker's format), or none for `unconfined` and `--privileged`.
 pub fn seccomp(c: &Container, caps: &[String]) -> Result<Option<Value>> {
@@ -277,7 +390,17 @@ pub fn build(
     cgroup_parent: &str,
 ) -> Result<Value> {
     let caps = capabilities(c)?;
-    let (uid, gid, groups) = resolve_user(rootfs, &c.config.user)?;
+    let h = &c.host_config;
+    let (uid, gid, mut groups) = resolve_user(rootfs, &c.config.user)?;
+    for g in &h.group_add {
+        let id = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => resolve_user(rootfs, &format!("0:{g}"))?.1,
+        };
+        if !groups.contains(&id) {
+            groups.push(id);
+        }
+    }
     let mut env: Vec<String> = Vec::new();
     let mut set = |kv: &str| {
         let key = kv.split('=').next().unwrap_or("");
@@ -307,8 +430,28 @@ pub fn build(
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if c.host_config.privileged { "rw" } else { "ro" }]}),
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", if c.host_config.privileged { "rw" } else { "ro" }]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": nosuid}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", if h.shm_size > 0 { h.shm_size } else { 64 << 20 })]}),
     ];
+    for b in &h.binds {
+        mounts.push(bind_mount(b)?);
+    }
+    for t in &h.tmpfs {
+        let (dest, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
+        if !dest.starts_with('/') {
+            return Err(EngineError::Invalid(format!(
+                "invalid mount path for --tmpfs: {dest:?} (must be absolute)"
+            )));
+        }
+        let mut options = vec![
+            "nosuid".to_string(),
+            "nodev".to_string(),
+            "noexec".to_string(),
+        ];
+        options.extend(opts.split(',').filter(|o| !o.is_empty()).map(String::from));
+        mounts.push(
+            json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options}),
+        );
+    }
     for (dest, src) in [
         ("/etc/resolv.conf", files.resolv),
         ("/etc/hostname", files.hostname),
@@ -316,12 +459,22 @@ pub fn build(
     ] {
         mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
     }
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
+    let mut namespaces = vec![json!({"type": "mount"})];
+    for (kind, mode) in [
+        ("pid", &h.pid_mode),
+        ("ipc", &h.ipc_mode),
+        ("uts", &h.uts_mode),
+    ] {
+        match mode.as_str() {
+            "host" => {}
+            "" | "private" | "shareable" => namespaces.push(json!({"type": kind})),
+            other => {
+                return Err(EngineError::Invalid(format!(
+                    "invalid --{kind} value {other:?} (host or private)"
+                )))
+            }
+        }
+    }
     match c.host_config.network_mode.as_str() {
         "host" => {}
         _ => namespaces.push(json!({"type": "network"})),
@@ -345,6 +498,41 @@ pub fn build(
             ]
         },
     });
+    let res = &mut linux["resources"];
+    if h.memory > 0 {
+        res["memory"]["limit"] = json!(h.memory);
+        res["memory"]["swap"] = json!(match h.memory_swap {
+            0 => h.memory * 2,
+            s => s,
+        });
+    }
+    if h.nano_cpus > 0 {
+        res["cpu"]["period"] = json!(100_000);
+        res["cpu"]["quota"] = json!(h.nano_cpus / 10_000);
+    }
+    if h.cpu_shares > 0 {
+        res["cpu"]["shares"] = json!(h.cpu_shares);
+    }
+    if !h.cpuset_cpus.is_empty() {
+        res["cpu"]["cpus"] = json!(h.cpuset_cpus);
+    }
+    if h.pids_limit != 0 {
+        res["pids"]["limit"] = json!(h.pids_limit);
+    }
+    let mut devices = Vec::new();
+    for (host, inside, perms) in &h.devices {
+        let (kind, major, minor, mode) = device_of(host)?;
+        devices.push(json!({"path": inside, "type": kind, "major": major, "minor": minor, "fileMode": mode, "uid": 0, "gid": 0}));
+        if let Some(rules) = linux["resources"]["devices"].as_array_mut() {
+            rules.push(json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": perms}));
+        }
+    }
+    if !devices.is_empty() {
+        linux["devices"] = json!(devices);
+    }
+    if !h.sysctls.is_empty() {
+        linux["sysctl"] = json!(h.sysctls);
+    }
     if !c.host_config.privileged {
         linux["maskedPaths"] = json!(MASKED);
         linux["readonlyPaths"] = json!(READONLY);
@@ -364,14 +552,25 @@ pub fn build(
     if c.host_config.privileged {
         process["capabilities"]["inheritable"] = json!(caps);
     }
-    Ok(json!({
+    if !h.ulimits.is_empty() {
+        process["rlimits"] = json!(h
+            .ulimits
+            .iter()
+            .map(|(n, soft, hard)| json!({"type": format!("RLIMIT_{}", n.to_ascii_uppercase()), "soft": soft, "hard": hard}))
+            .collect::<Vec<_>>());
+    }
+    let mut spec = json!({
         "ociVersion": "1.1.0",
         "process": process,
         "root": {"path": rootfs, "readonly": c.host_config.read_only},
-        "hostname": c.config.hostname,
         "mounts": mounts,
         "linux": linux,
-    }))
+    });
+    // With the host's UTS namespace the container has the host's name.
+    if h.uts_mode != "host" {
+        spec["hostname"] = json!(c.config.hostname);
+    }
+    Ok(spec)
 }
 
 #[cfg(test)]
