@@ -918,3 +918,115 @@ pub fn rename(g: &Globals, argv: &[String]) -> Result<()> {
         .rename(&m.args[0], &m.args[1])
         .map_err(|e| engine_failure(e, false))
 }
+
+pub fn prune(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(&[flag("force", Some('f')), opt("filter", None)], argv, true)
+        .map_err(|e| usage("container prune", e))?;
+    if !m.on("force") {
+        print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Ok(());
+        }
+    }
+    let mut engine = open(g, false)?;
+    let removed = engine.prune().map_err(|e| engine_failure(e, false))?;
+    let mut out = std::io::stdout().lock();
+    if !removed.is_empty() {
+        let _ = writeln!(out, "Deleted Containers:");
+        for id in &removed {
+            let _ = writeln!(out, "{id}");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "Total reclaimed space: 0B");
+    Ok(())
+}
+
+pub fn top(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(&[], argv, false).map_err(|e| usage("top", e))?;
+    let Some((name, ps_args)) = m.args.split_first() else {
+        return Err(usage(
+            "top",
+            "\"berth top\" requires at least 1 argument.".into(),
+        ));
+    };
+    let mut engine = open(g, false)?;
+    let pids = engine.pids(name).map_err(|e| engine_failure(e, false))?;
+    let ps_args: Vec<String> = if ps_args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        ps_args.to_vec()
+    };
+    let o = std::process::Command::new("ps")
+        .args(&ps_args)
+        .output()
+        .map_err(|e| Failure::new(1, format!("running ps: {e}")))?;
+    if !o.status.success() {
+        return Err(Failure::new(
+            1,
+            format!("ps: {}", String::from_utf8_lossy(&o.stderr).trim()),
+        ));
+    }
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| Failure::new(1, "Couldn't find PID field in ps output"))?;
+    let mut rows = vec![header
+        .split_whitespace()
+        .map(String::from)
+        .collect::<Vec<_>>()];
+    let ncols = rows[0].len();
+    for l in lines {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        if fields
+            .get(col)
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| pids.contains(&p))
+        {
+            // The last column (the command) keeps its spaces.
+            let mut row: Vec<String> = fields
+                .iter()
+                .take(ncols - 1)
+                .map(|s| s.to_string())
+                .collect();
+            row.push(
+                fields
+                    .get(ncols - 1..)
+                    .map(|r| r.join(" "))
+                    .unwrap_or_default(),
+            );
+            rows.push(row);
+        }
+    }
+    let _ = std::io::stdout().write_all(format::table(&rows).as_bytes());
+    Ok(())
+}
+
+pub fn port(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(&[], argv, true).map_err(|e| usage("port", e))?;
+    if m.args.is_empty() {
+        return Err(usage(
+            "port",
+            "\"berth port\" requires at least 1 argument.".into(),
+        ));
+    }
+    let mut engine = open(g, false)?;
+    engine
+        .refresh(&m.args[0])
+        .map_err(|e| engine_failure(e, false))?;
+    // No published ports until bridge networking exists: nothing to list, as for docker's
+    // --network none containers.
+    if let Some(p) = m.args.get(1) {
+        return Err(Failure::new(
+            1,
+            format!("No public port '{p}' published for {}", m.args[0]),
+        ));
+    }
+    Ok(())
+}

@@ -94,6 +94,9 @@ Container commands:
   unpause     Unpause all processes within one or more containers
   rename      Rename a container
   inspect     Return low-level information on containers and images
+  top         Display the running processes of a container
+  port        List port mappings for the container
+  container prune   Remove all stopped containers
 
 Image commands:
   pull        Download an image from a registry
@@ -218,6 +221,11 @@ fn run(argv: Vec<String>) -> Result<()> {
         "unpause" | "container unpause" => containers::unpause(&globals, tail),
         "rename" | "container rename" => containers::rename(&globals, tail),
         "inspect" | "container inspect" => containers::inspect(&globals, cmd, tail),
+        "top" => containers::top(&globals, tail),
+        "port" => containers::port(&globals, tail),
+        "prune" if rest.first().map(String::as_str) == Some("container") => {
+            containers::prune(&globals, tail)
+        }
         "pull" | "image pull" => registry::pull_cmd(&globals, cmd, tail),
         "push" | "image push" => registry::push_cmd(&globals, cmd, tail),
         "login" => registry::login_cmd(&globals, cmd, tail),

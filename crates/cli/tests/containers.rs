@@ -470,3 +470,30 @@ fn resource_mount_and_namespace_flags() {
     }
     assert_clean(&e);
 }
+
+#[test]
+fn init_top_port_prune() {
+    let e = with_busybox();
+    // --init: a real PID 1 that reaps and passes the status through.
+    let out = e.ok(&["run", "--rm", "--init", "busybox", "ps", "-o", "pid,comm"]);
+    assert!(out.contains("1 docker-init"), "{out}");
+    let (code, _, _) = status(
+        &e,
+        &["run", "--rm", "--init", "busybox", "sh", "-c", "exit 4"],
+    );
+    assert_eq!(code, 4);
+    e.ok(&["run", "-d", "--name", "t", "busybox", "sleep", "100"]);
+    let top = e.ok(&["top", "t"]);
+    assert!(top.starts_with("UID") && top.contains("sleep 100"), "{top}");
+    let top = e.ok(&["top", "t", "-o", "pid,comm"]);
+    assert_eq!(top.lines().count(), 2, "{top}");
+    assert_eq!(e.ok(&["port", "t"]), "");
+    e.ok(&["kill", "t"]);
+    e.ok(&["create", "--name", "c", "busybox", "true"]);
+    let out = e.ok(&["container", "prune", "-f"]);
+    assert!(
+        out.starts_with("Deleted Containers:\n") && out.lines().count() == 5,
+        "{out}"
+    );
+    assert_clean(&e);
+}

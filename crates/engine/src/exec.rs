@@ -157,3 +157,33 @@ impl Engine {
         Ok(())
     }
 }
+
+impl Engine {
+    /// The host pids of the container's processes (for `top`).
+    pub fn pids(&mut self, id: &str) -> Result<Vec<i32>> {
+        let c = self.refresh(id)?;
+        if !matches!(c.state.status, Status::Running | Status::Paused) {
+            return Err(EngineError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let rc = berth_runtime::Container::load(&self.runtime_root(), &c.id)?;
+        Ok(berth_runtime::update::pids(&rc)?)
+    }
+
+    /// `container prune`: removes every container that isn't running; returns their IDs.
+    pub fn prune(&mut self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for c in self.containers()? {
+            if matches!(
+                c.state.status,
+                Status::Exited | Status::Created | Status::Dead
+            ) && self.remove(&c.id, false).is_ok()
+            {
+                removed.push(c.id);
+            }
+        }
+        Ok(removed)
+    }
+}

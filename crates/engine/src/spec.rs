@@ -246,6 +246,28 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
     Ok((uid, gid, extra))
 }
 
+/// Where `--init`'s init lives in the container (Docker's path).
+pub const INIT_PATH: &str = "/sbin/docker-init";
+
+/// The host's init for `--init`: `BERTH_INIT`, else catatonit or tini.
+pub fn init_binary() -> Result<String> {
+    let candidates = [
+        std::env::var("BERTH_INIT").unwrap_or_default(),
+        "/usr/bin/catatonit".into(),
+        "/usr/libexec/podman/catatonit".into(),
+        "/usr/bin/tini-static".into(),
+        "/usr/bin/tini".into(),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| !p.is_empty() && Path::new(p).is_file())
+        .ok_or_else(|| {
+            EngineError::Invalid(
+                "--init needs an init binary: install catatonit or tini, or set BERTH_INIT".into(),
+            )
+        })
+}
+
 /// Checks what `build` would refuse, so that `create` fails instead of a later `start`.
 pub fn validate(c: &Container) -> Result<()> {
     let h = &c.host_config;
@@ -267,6 +289,9 @@ pub fn validate(c: &Container) -> Result<()> {
     }
     for b in &h.binds {
         bind_mount(b)?;
+    }
+    if h.init {
+        init_binary()?;
     }
     for x in &h.extra_hosts {
         let ok = x
@@ -415,7 +440,13 @@ pub fn build(
     if c.config.tty {
         set("TERM=xterm");
     }
-    let mut args = vec![c.path.clone()];
+    let mut args = Vec::new();
+    if h.init {
+        // A real PID 1 (reaping, signal forwarding): Debian's catatonit, bound in read-only
+        // where Docker puts its docker-init.
+        args.extend([INIT_PATH.to_string(), "--".to_string()]);
+    }
+    args.push(c.path.clone());
     args.extend(c.args.iter().cloned());
     let cwd = if c.config.working_dir.is_empty() {
         "/".to_string()
@@ -434,6 +465,9 @@ pub fn build(
     ];
     for b in &h.binds {
         mounts.push(bind_mount(b)?);
+    }
+    if h.init {
+        mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": init_binary()?, "options": ["bind", "ro", "nosuid", "nodev"]}));
     }
     for t in &h.tmpfs {
         let (dest, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
