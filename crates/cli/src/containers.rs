@@ -72,6 +72,9 @@ const CREATE_FLAGS: &[Flag] = &[
     opt("ipc", None),
     opt("pid", None),
     opt("uts", None),
+    opt("restart", None),
+    opt("log-opt", None),
+    opt("log-driver", None),
 ];
 
 /// go-units' RAMInBytes: `512`, `64m`, `1.5g`, `2GiB`, binary multiples; docker's message on
@@ -317,6 +320,48 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
     host.tmpfs = m.all("tmpfs");
     for v in m.all("mount") {
         mount_flag(&v, &mut host)?;
+    }
+    if let Some(r) = m.get("restart") {
+        let (name, max) = r.split_once(':').unwrap_or((r, ""));
+        let ok = match name {
+            "no" | "always" | "unless-stopped" => max.is_empty(),
+            "on-failure" => max.is_empty() || max.parse::<u32>().is_ok(),
+            _ => false,
+        };
+        if !ok {
+            return Err(Failure::new(
+                125,
+                format!("invalid restart policy format: {r:?}"),
+            ));
+        }
+        if name != "no" && m.on("rm") {
+            return Err(Failure::new(125, "Conflicting options: --restart and --rm"));
+        }
+        host.restart = r.to_string();
+    }
+    if let Some(d) = m.get("log-driver").filter(|d| *d != "json-file") {
+        return Err(Failure::new(
+            125,
+            format!("log driver {d:?} is not supported (json-file is)"),
+        ));
+    }
+    host.log_max_file = 1;
+    for o in m.all("log-opt") {
+        match o.split_once('=') {
+            Some(("max-size", v)) => host.log_max_size = ram_in_bytes("--log-opt max-size", v)?,
+            Some(("max-file", v)) => {
+                host.log_max_file =
+                    v.parse().ok().filter(|n: &u32| *n > 0).ok_or_else(|| {
+                        Failure::new(125, format!("invalid value for max-file: {v}"))
+                    })?
+            }
+            _ => {
+                return Err(Failure::new(
+                    125,
+                    format!("unknown log opt '{o}' for json-file log driver"),
+                ))
+            }
+        }
     }
     host.ipc_mode = m.get("ipc").unwrap_or_default().to_string();
     host.pid_mode = m.get("pid").unwrap_or_default().to_string();

@@ -497,3 +497,105 @@ fn init_top_port_prune() {
     );
     assert_clean(&e);
 }
+
+#[test]
+fn restart_policies_and_log_rotation() {
+    let e = with_busybox();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ]);
+    assert_eq!(e.ok(&["wait", "flaky"]).trim(), "3");
+    assert_eq!(e.ok(&["logs", "flaky"]), "run\nrun\nrun\n");
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.RestartCount}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}", "flaky"]).trim(),
+        "2 on-failure 2"
+    );
+    // always: it keeps coming back until stopped, and a stop sticks.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; sleep 0.1",
+    ]);
+    for _ in 0..100 {
+        if e.ok(&["inspect", "-f", "{{.RestartCount}}", "always"])
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(0)
+            >= 2
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    e.ok(&["stop", "-t", "1", "always"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let st = e.ok(&["inspect", "-f", "{{.State.Status}}", "always"]);
+    assert_eq!(st.trim(), "exited");
+    // json-file rotation: the newest lines are kept across max-file files.
+    e.ok(&[
+        "run",
+        "--name",
+        "chatty",
+        "--log-opt",
+        "max-size=300",
+        "--log-opt",
+        "max-file=2",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in $(seq 1 40); do echo line-$i; done",
+    ]);
+    let logs = e.ok(&["logs", "chatty"]);
+    assert!(
+        logs.ends_with("line-40\n") && !logs.contains("line-1\n"),
+        "{logs}"
+    );
+    let dir = e.root().join("containers");
+    let files: usize = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .filter(|f| f.file_name().to_string_lossy().contains("-json.log"))
+        .count();
+    assert!(files >= 2, "{files} log files");
+    for (args, want) in [
+        (
+            vec!["--restart", "sometimes"],
+            "invalid restart policy format",
+        ),
+        (
+            vec!["--restart", "always", "--rm"],
+            "Conflicting options: --restart and --rm",
+        ),
+        (
+            vec!["--log-opt", "max-file=0"],
+            "invalid value for max-file",
+        ),
+        (vec!["--log-driver", "syslog"], "not supported"),
+    ] {
+        let mut argv = vec!["run"];
+        argv.extend(args);
+        argv.extend(["busybox", "true"]);
+        let (code, _, err) = status(&e, &argv);
+        assert_eq!(code, 125, "{argv:?}");
+        assert!(err.contains(want), "{argv:?}: {err}");
+    }
+    e.ok(&["rm", "flaky", "always", "chatty"]);
+    assert_clean(&e);
+}

@@ -102,6 +102,11 @@ pub struct HostConfig {
     pub ipc_mode: String,
     pub pid_mode: String,
     pub uts_mode: String,
+    /// `--restart`: no, on-failure[:N], always, unless-stopped.
+    pub restart: String,
+    /// `--log-opt max-size` in bytes (0: no rotation) and `max-file`.
+    pub log_max_size: i64,
+    pub log_max_file: u32,
 }
 
 /// What happened to it (Docker's `State`).
@@ -118,6 +123,10 @@ pub struct State {
     pub finished_at: Option<String>,
     /// The monitor process (pid and start time), to tell a live one from a dead one.
     pub monitor: Option<(i32, u64)>,
+    pub restart_count: u32,
+    /// Set by `stop` and `kill`: the exit that follows is the user's doing, and a restart
+    /// policy does not undo it.
+    pub stopping: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -280,6 +280,8 @@ impl Engine {
                 c.short_id()
             )));
         }
+        // A start by the user clears an earlier stop's mark.
+        container::update(&mut self.store, &c.id, |r| r.state.stopping = false)?;
         let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
         let stdio = |on: bool| if on { Stdio::inherit() } else { Stdio::null() };
@@ -383,6 +385,7 @@ impl Engine {
         let pid = created.container.record.init_pid;
         let me = std::process::id() as i32;
         let me_start = berth_sys::proc::start_time(me).map_or(0, |(s, _)| s);
+        let restarting = c.state.status == Status::Restarting;
         container::update(&mut self.store, &c.id, |r| {
             r.state.status = Status::Running;
             r.state.pid = pid;
@@ -391,6 +394,9 @@ impl Engine {
             r.state.started_at = Some(now());
             r.state.finished_at = None;
             r.state.monitor = Some((me, me_start));
+            if !restarting {
+                r.state.restart_count = 0;
+            }
         })?;
         Ok(pid)
     }
@@ -424,6 +430,26 @@ impl Engine {
         Ok(code)
     }
 
+    /// Between a restart-policy exit and the next start: release the runtime state and the
+    /// rootfs, and count the restart.
+    pub(crate) fn prepare_restart(&mut self, c: &Container, code: i32) -> Result<()> {
+        if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
+            let _ = berth_runtime::delete::delete(&rc, true);
+        }
+        let _ = nix::mount::umount2(
+            &self.container_dir(&c.id).join("rootfs"),
+            nix::mount::MntFlags::MNT_DETACH,
+        );
+        container::update(&mut self.store, &c.id, |r| {
+            r.state.status = Status::Restarting;
+            r.state.pid = 0;
+            r.state.exit_code = code;
+            r.state.restart_count += 1;
+            r.state.finished_at = Some(now());
+        })?;
+        Ok(())
+    }
+
     fn remove_files(&mut self, c: &Container) -> Result<()> {
         let dir = self.container_dir(&c.id);
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
@@ -446,6 +472,7 @@ impl Engine {
             )));
         }
         let sig = berth_runtime::kill::parse_signal(signal)?;
+        container::update(&mut self.store, &c.id, |r| r.state.stopping = true)?;
         let rc = berth_runtime::Container::load(&self.runtime_root(), &c.id)?;
         berth_runtime::kill::kill(&rc, sig, false)?;
         Ok(c)
@@ -464,7 +491,10 @@ impl Engine {
                 Err(EngineError::NoSuchContainer(_)) => return Ok(None),
                 Err(e) => return Err(e),
             };
-            if c.state.status != Status::Running {
+            if !matches!(
+                c.state.status,
+                Status::Running | Status::Restarting | Status::Paused
+            ) {
                 return Ok(Some(c));
             }
             if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
@@ -477,6 +507,11 @@ impl Engine {
     /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds.
     pub fn stop(&mut self, id: &str, timeout: Option<i64>) -> Result<Container> {
         let c = self.refresh(id)?;
+        if c.state.status == Status::Restarting {
+            // Between two runs: make sure there is no next one.
+            container::update(&mut self.store, &c.id, |r| r.state.stopping = true)?;
+            return Ok(self.wait(&c.id, None)?.unwrap_or(c));
+        }
         if c.state.status != Status::Running {
             return Ok(c);
         }
@@ -500,14 +535,27 @@ impl Engine {
     /// `docker rm`.
     pub fn remove(&mut self, id: &str, force: bool) -> Result<Container> {
         let c = self.refresh(id)?;
-        if c.state.status == Status::Running {
+        if matches!(
+            c.state.status,
+            Status::Running | Status::Restarting | Status::Paused
+        ) {
             if !force {
                 return Err(EngineError::Conflict(format!(
                     "cannot remove container \"/{}\": container is running: stop the container before removing or force remove",
                     c.name
                 )));
             }
-            let _ = self.kill(&c.id, "SIGKILL");
+            container::update(&mut self.store, &c.id, |r| r.state.stopping = true)?;
+            if c.state.status == Status::Paused {
+                // A frozen process can't die: thaw it first, as docker does.
+                if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
+                    let _ = berth_runtime::pause::resume(&rc);
+                }
+                container::update(&mut self.store, &c.id, |r| r.state.status = Status::Running)?;
+            }
+            if c.state.status != Status::Restarting {
+                let _ = self.kill(&c.id, "SIGKILL");
+            }
             self.wait(&c.id, Some(std::time::Duration::from_secs(30)))?;
         }
         let c = match container::find(&self.store, &c.id) {
@@ -528,7 +576,10 @@ impl Engine {
     /// and its leftovers released, so every command sees the truth.
     pub fn refresh(&mut self, id: &str) -> Result<Container> {
         let c = container::find(&self.store, id)?;
-        if c.state.status != Status::Running {
+        if !matches!(
+            c.state.status,
+            Status::Running | Status::Restarting | Status::Paused
+        ) {
             return Ok(c);
         }
         let alive = c

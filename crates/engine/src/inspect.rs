@@ -35,7 +35,7 @@ impl Engine {
             "HostsPath": dir.join("hosts"),
             "LogPath": self.log_path(&c.id),
             "Name": format!("/{}", c.name),
-            "RestartCount": 0,
+            "RestartCount": s.restart_count,
             "Driver": "overlayfs",
             "Platform": "linux",
             "MountLabel": "",
@@ -51,8 +51,11 @@ impl Engine {
                 "NetworkMode": c.host_config.network_mode,
                 "SecurityOpt": if c.host_config.no_new_privileges { json!(["no-new-privileges"]) } else { Value::Null },
                 "Init": c.host_config.init,
+                "RestartPolicy": {
+                    "Name": c.host_config.restart.split(':').next().filter(|n| !n.is_empty()).unwrap_or("no"),
+                    "MaximumRetryCount": c.host_config.restart.split_once(':').and_then(|(_, n)| n.parse::<u32>().ok()).unwrap_or(0),
+                },
                 "LogConfig": {"Type": "json-file", "Config": {}},
-                "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
                 "ShmSize": 67108864,
             },
             "GraphDriver": {

@@ -19,21 +19,61 @@ pub struct Entry {
 pub struct JsonLog {
     file: std::io::BufWriter<std::fs::File>,
     partial: [Vec<u8>; 2],
+    path: std::path::PathBuf,
+    written: u64,
+    max_size: u64,
+    max_file: u32,
 }
 
 const MAX_LINE: usize = 16 << 10;
 
 impl JsonLog {
     pub fn open(path: &Path) -> Result<JsonLog> {
+        Self::with_rotation(path, 0, 1)
+    }
+
+    /// Rotates when the file passes `max_size` bytes (0: never), keeping `max_file` files in
+    /// all (`NAME`, `NAME.1`, ...), as docker's json-file driver does.
+    pub fn with_rotation(path: &Path, max_size: u64, max_file: u32) -> Result<JsonLog> {
         let f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .map_err(EngineError::io(path))?;
+        let written = f.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(JsonLog {
             file: std::io::BufWriter::new(f),
             partial: [Vec::new(), Vec::new()],
+            path: path.to_path_buf(),
+            written,
+            max_size,
+            max_file: max_file.max(1),
         })
+    }
+
+    fn rotate(&mut self) {
+        let _ = self.file.flush();
+        let name = |i: u32| {
+            if i == 0 {
+                self.path.clone()
+            } else {
+                std::path::PathBuf::from(format!("{}.{i}", self.path.display()))
+            }
+        };
+        if self.max_file > 1 {
+            for i in (0..self.max_file - 1).rev() {
+                let _ = std::fs::rename(name(i), name(i + 1));
+            }
+        }
+        if let Ok(f) = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&self.path)
+        {
+            self.file = std::io::BufWriter::new(f);
+            self.written = 0;
+        }
     }
 
     fn emit(&mut self, stream: &str, bytes: &[u8]) {
@@ -44,6 +84,13 @@ impl JsonLog {
         };
         if let Ok(mut line) = serde_json::to_vec(&e) {
             line.push(b'\n');
+            if self.max_size > 0
+                && self.written > 0
+                && self.written + line.len() as u64 > self.max_size
+            {
+                self.rotate();
+            }
+            self.written += line.len() as u64;
             let _ = self.file.write_all(&line);
         }
     }
@@ -79,8 +126,32 @@ impl JsonLog {
     }
 }
 
-/// The entries of a log file (unreadable lines are skipped, as docker does).
+/// The entries of a log and its rotated files, oldest first.
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut rotated: Vec<(u32, std::path::PathBuf)> = Vec::new();
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let f = e.file_name().to_string_lossy().into_owned();
+            if let Some(n) = f
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('.'))
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                rotated.push((n, e.path()));
+            }
+        }
+    }
+    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, p) in rotated {
+        out.extend(read_one(&p)?);
+    }
+    out.extend(read_one(path)?);
+    Ok(out)
+}
+
+/// The entries of one log file (unreadable lines are skipped, as docker does).
+fn read_one(path: &Path) -> Result<Vec<Entry>> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

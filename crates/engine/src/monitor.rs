@@ -77,45 +77,133 @@ fn monitor(root: &Path, id: &str) -> Result<i32> {
     nix::sys::prctl::set_child_subreaper(true)
         .map_err(|e| EngineError::Monitor(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
     let c = container::find(&engine.store, id)?;
-    // What the starter gave us as 1 and 2 is the attached client's; keep copies, then let
+    // What the starter gave us as 0, 1 and 2 is the attached client's; keep copies, then let
     // the container write into pipes that we read.
-    let attached_out = dup_cloexec(1);
-    let attached_err = dup_cloexec(2);
+    let attached_in = (c.config.open_stdin && is_open(0))
+        .then(|| dup_cloexec(0))
+        .flatten();
+    let mut out_w = dup_cloexec(1).map(std::fs::File::from);
+    let mut err_w = dup_cloexec(2).map(std::fs::File::from);
+    let devnull = std::fs::File::open("/dev/null").map_err(EngineError::io("/dev/null"))?;
+    let mut log = JsonLog::with_rotation(
+        &engine.log_path(&c.id),
+        c.host_config.log_max_size.max(0) as u64,
+        c.host_config.log_max_file.max(1),
+    )?;
+    let mut first = true;
+    let mut backoff = std::time::Duration::from_millis(100);
+    loop {
+        let c = container::find(&engine.store, id)?;
+        let started = start_once(&mut engine, &c, attached_in.as_ref(), &devnull);
+        let (out_r, err_r, pid) = match started {
+            Ok(x) => x,
+            Err(e) if first => {
+                let _ = engine.finish(&c, None);
+                return Err(e);
+            }
+            Err(e) => {
+                // A restart that fails ends the container, with the error on record.
+                let msg = e.to_string();
+                let _ = container::update(&mut engine.store, &c.id, |r| r.state.error = msg);
+                return engine.finish(&c, Some(128));
+            }
+        };
+        if first {
+            report(&format!("started {pid}"));
+            first = false;
+        } else if container::find(&engine.store, id)?.state.stopping {
+            // Stopped while this restart was on its way up.
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+        }
+        let began = std::time::Instant::now();
+        pump(out_r, err_r, &mut log, &mut out_w, &mut err_w)?;
+        let code = wait_for(pid);
+        let c = container::find(&engine.store, id)?;
+        if !should_restart(&c, code) {
+            return engine.finish(&c, Some(code));
+        }
+        engine.prepare_restart(&c, code)?;
+        // Docker's back-off: doubling from 100 ms, reset after a run of 10 s or more.
+        if began.elapsed() >= std::time::Duration::from_secs(10) {
+            backoff = std::time::Duration::from_millis(100);
+        }
+        // Sleep out the back-off, but leave at once when stopped meanwhile.
+        let until = std::time::Instant::now() + backoff;
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(60));
+        loop {
+            let c = container::find(&engine.store, id)?;
+            if c.state.stopping {
+                return engine.finish(&c, Some(code));
+            }
+            let now = std::time::Instant::now();
+            if now >= until {
+                break;
+            }
+            std::thread::sleep((until - now).min(std::time::Duration::from_millis(50)));
+        }
+    }
+}
+
+/// Whether the restart policy brings the container back after it exited with `code`.
+fn should_restart(c: &container::Container, code: i32) -> bool {
+    if c.state.stopping {
+        return false;
+    }
+    let policy = c.host_config.restart.as_str();
+    match policy.split_once(':').map_or(policy, |(p, _)| p) {
+        "always" | "unless-stopped" => true,
+        "on-failure" => {
+            let max: u32 = policy
+                .split_once(':')
+                .and_then(|(_, n)| n.parse().ok())
+                .unwrap_or(0);
+            code != 0 && (max == 0 || c.state.restart_count < max)
+        }
+        _ => false,
+    }
+}
+
+/// Starts the container with its stdout and stderr on fresh pipes (and stdin on the
+/// client's, when attached with -i); returns the read ends and the pid.
+fn start_once(
+    engine: &mut Engine,
+    c: &container::Container,
+    stdin: Option<&OwnedFd>,
+    devnull: &std::fs::File,
+) -> Result<(OwnedFd, OwnedFd, i32)> {
     let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
-    let stdin_open = c.config.open_stdin && is_open(0);
-    let devnull = std::fs::File::open("/dev/null").map_err(EngineError::io("/dev/null"))?;
     // SAFETY: dup2 onto 0/1/2 replaces our own stdio, which the container will inherit.
     unsafe {
-        if !stdin_open {
-            libc::dup2(devnull.as_raw_fd(), 0);
-        }
+        libc::dup2(stdin.map_or(devnull.as_raw_fd(), |f| f.as_raw_fd()), 0);
         libc::dup2(out_w.as_raw_fd(), 1);
         libc::dup2(err_w.as_raw_fd(), 2);
     }
     drop(out_w);
     drop(err_w);
-    let started = engine.start_in_monitor(&c);
-    // Our stdio no longer needs the container's ends (nor the client's stdin).
-    // SAFETY: as above; after this, only the container holds the pipes' write ends.
+    let started = engine.start_in_monitor(c);
+    // Only the container holds the pipes' write ends (and the client's stdin) now.
+    // SAFETY: as above.
     unsafe {
         libc::dup2(devnull.as_raw_fd(), 0);
         libc::dup2(devnull.as_raw_fd(), 1);
         libc::dup2(devnull.as_raw_fd(), 2);
     }
-    let pid = match started {
-        Ok(pid) => pid,
-        Err(e) => {
-            let _ = engine.finish(&c, None);
-            return Err(e);
-        }
-    };
-    report(&format!("started {pid}"));
-    let mut log = JsonLog::open(&engine.log_path(&c.id))?;
-    let mut out_w = attached_out.map(std::fs::File::from);
-    let mut err_w = attached_err.map(std::fs::File::from);
+    started.map(|pid| (out_r, err_r, pid))
+}
+
+/// Copies the container's output into the log and to the attached client until both
+/// streams end (every writer is gone).
+fn pump(
+    out_r: OwnedFd,
+    err_r: OwnedFd,
+    log: &mut JsonLog,
+    out_w: &mut Option<std::fs::File>,
+    err_w: &mut Option<std::fs::File>,
+) -> Result<()> {
     let mut open = [Some(out_r), Some(err_r)];
     let mut buf = vec![0u8; 64 << 10];
     while open.iter().any(Option::is_some) {
@@ -153,7 +241,7 @@ fn monitor(root: &Path, id: &str) -> Result<i32> {
             }
             let stream = if i == 0 { "stdout" } else { "stderr" };
             log.write(stream, &buf[..n]);
-            let sink = if i == 0 { &mut out_w } else { &mut err_w };
+            let sink = if i == 0 { &mut *out_w } else { &mut *err_w };
             if let Some(w) = sink {
                 if w.write_all(&buf[..n]).is_err() {
                     // The client went away; the container goes on, logged.
@@ -163,10 +251,7 @@ fn monitor(root: &Path, id: &str) -> Result<i32> {
         }
     }
     log.flush();
-    // Every writer is gone; reap the container's init (and any orphans it left us).
-    let code = wait_for(pid);
-    let code = engine.finish(&c, Some(code))?;
-    Ok(code)
+    Ok(())
 }
 
 /// Waits for `pid`, reaping other children on the way; returns docker's exit code for it.
