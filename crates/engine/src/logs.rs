@@ -142,7 +142,7 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
             }
         }
     }
-    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
     for (_, p) in rotated {
         out.extend(read_one(&p)?);
     }
