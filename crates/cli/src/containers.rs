@@ -1075,3 +1075,122 @@ pub fn port(g: &Globals, argv: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+pub fn commit(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(
+        &[
+            opt("message", Some('m')),
+            opt("author", Some('a')),
+            opt("change", Some('c')),
+            flag("pause", Some('p')),
+        ],
+        argv,
+        true,
+    )
+    .map_err(|e| usage("commit", e))?;
+    if m.args.is_empty() || m.args.len() > 2 {
+        return Err(usage(
+            "commit",
+            "\"berth commit\" requires at least 1 and at most 2 arguments.".into(),
+        ));
+    }
+    let reference = m
+        .args
+        .get(1)
+        .map(|r| berth_image::Reference::parse(r))
+        .transpose()
+        .map_err(|e| Failure::new(1, e.to_string()))?;
+    let mut engine = open(g, false)?;
+    let config = if m.all("change").is_empty() {
+        None
+    } else {
+        let c = engine
+            .refresh(&m.args[0])
+            .map_err(|e| engine_failure(e, false))?;
+        let img = engine
+            .store
+            .resolve(&c.image)
+            .map_err(|e| Failure::new(1, e.to_string()))?;
+        let mut rc = engine
+            .store
+            .config(&img)
+            .map_err(|e| Failure::new(1, e.to_string()))?
+            .config;
+        for ch in m.all("change") {
+            crate::images::apply_change(&mut rc, &ch)?;
+        }
+        Some(rc)
+    };
+    let o = berth_engine::commit::CommitOptions {
+        reference,
+        message: m.get("message").map(String::from),
+        author: m.get("author").map(String::from),
+        config,
+        // docker pauses by default; --pause=false turns it off.
+        pause: m.get("pause") != Some("false"),
+    };
+    let id = engine
+        .commit(&m.args[0], &o)
+        .map_err(|e| engine_failure(e, false))?;
+    println!("{id}");
+    Ok(())
+}
+
+pub fn export(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(&[opt("output", Some('o'))], argv, true).map_err(|e| usage("export", e))?;
+    if m.args.len() != 1 {
+        return Err(usage(
+            "export",
+            "\"berth export\" requires exactly 1 argument.".into(),
+        ));
+    }
+    let mut engine = open(g, false)?;
+    match m.get("output") {
+        Some(path) => {
+            let tmp = format!("{path}.berth-export-{}", std::process::id());
+            let f = std::fs::File::create(&tmp)
+                .map_err(|e| Failure::new(1, format!("open {tmp}: {e}")))?;
+            let r = engine.export(&m.args[0], std::io::BufWriter::new(f));
+            if let Err(e) = r {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(engine_failure(e, false));
+            }
+            std::fs::rename(&tmp, path).map_err(|e| Failure::new(1, format!("{path}: {e}")))?;
+        }
+        None => {
+            use std::io::IsTerminal;
+            if std::io::stdout().is_terminal() {
+                return Err(Failure::new(
+                    1,
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+                ));
+            }
+            engine
+                .export(
+                    &m.args[0],
+                    std::io::BufWriter::new(std::io::stdout().lock()),
+                )
+                .map_err(|e| engine_failure(e, false))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn diff(g: &Globals, argv: &[String]) -> Result<()> {
+    let m = args::parse(&[], argv, true).map_err(|e| usage("diff", e))?;
+    if m.args.len() != 1 {
+        return Err(usage(
+            "diff",
+            "\"berth diff\" requires exactly 1 argument.".into(),
+        ));
+    }
+    let mut engine = open(g, false)?;
+    let changes = engine
+        .diff(&m.args[0])
+        .map_err(|e| engine_failure(e, false))?;
+    let mut out = std::io::stdout().lock();
+    for (k, p) in changes {
+        let _ = writeln!(out, "{k} {p}");
+    }
+    Ok(())
+}

@@ -322,7 +322,7 @@ fn save(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
 }
 
 /// `--change` instructions docker's import accepts.
-fn apply_change(cfg: &mut RunConfig, change: &str) -> Result<()> {
+pub fn apply_change(cfg: &mut RunConfig, change: &str) -> Result<()> {
     let (instr, rest) = change
         .trim()
         .split_once(char::is_whitespace)

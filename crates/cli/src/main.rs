@@ -95,6 +95,9 @@ Container commands:
   rename      Rename a container
   inspect     Return low-level information on containers and images
   top         Display the running processes of a container
+  commit      Create a new image from a container's changes
+  export      Export a container's filesystem as a tar archive
+  diff        Inspect changes to files or directories on a container's filesystem
   port        List port mappings for the container
   container prune   Remove all stopped containers
 
@@ -222,6 +225,9 @@ fn run(argv: Vec<String>) -> Result<()> {
         "rename" | "container rename" => containers::rename(&globals, tail),
         "inspect" | "container inspect" => containers::inspect(&globals, cmd, tail),
         "top" => containers::top(&globals, tail),
+        "commit" => containers::commit(&globals, tail),
+        "export" => containers::export(&globals, tail),
+        "diff" => containers::diff(&globals, tail),
         "port" => containers::port(&globals, tail),
         "prune" if rest.first().map(String::as_str) == Some("container") => {
             containers::prune(&globals, tail)

@@ -599,3 +599,77 @@ fn restart_policies_and_log_rotation() {
     e.ok(&["rm", "flaky", "always", "chatty"]);
     assert_clean(&e);
 }
+
+#[test]
+fn diff_commit_export() {
+    let e = with_busybox();
+    e.ok(&[
+        "run",
+        "--name",
+        "ch",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /new/sub && echo hi > /new/sub/f && echo changed >> /etc/passwd && rm /bin/vi",
+    ]);
+    let diff = e.ok(&["diff", "ch"]);
+    for line in [
+        "C /bin",
+        "D /bin/vi",
+        "C /etc",
+        "C /etc/passwd",
+        "A /new",
+        "A /new/sub",
+        "A /new/sub/f",
+    ] {
+        assert!(
+            diff.lines().any(|l| l == line),
+            "{line} missing from:\n{diff}"
+        );
+    }
+    assert!(!diff.contains("A /proc"), "{diff}");
+    let id = e.ok(&[
+        "commit",
+        "-m",
+        "my change",
+        "-c",
+        "CMD [\"cat\", \"/new/sub/f\"]",
+        "ch",
+        "committed:1",
+    ]);
+    assert!(id.trim().starts_with("sha256:"));
+    assert_eq!(e.ok(&["run", "--rm", "committed:1"]).trim(), "hi");
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "committed:1",
+        "sh",
+        "-c",
+        "ls /bin/vi 2>&1; tail -1 /etc/passwd",
+    ]);
+    assert!(
+        out.contains("No such file") && out.trim_end().ends_with("changed"),
+        "{out}"
+    );
+    let h = e.ok(&["history", "committed:1"]);
+    assert!(h.lines().nth(1).unwrap().contains("my change"), "{h}");
+    let tar = e.path("ch.tar");
+    e.ok(&["export", "-o", tar.to_str().unwrap(), "ch"]);
+    let list = sh(&format!("tar tf {}", tar.display()));
+    assert!(
+        list.lines().any(|l| l == "new/sub/f") && !list.lines().any(|l| l == "bin/vi"),
+        "export lists {} entries",
+        list.lines().count()
+    );
+    // The export is a rootfs `import` takes back.
+    e.ok(&["import", tar.to_str().unwrap(), "reimported:1"]);
+    assert_eq!(
+        e.ok(&["run", "--rm", "reimported:1", "cat", "/new/sub/f"])
+            .trim(),
+        "hi"
+    );
+    e.ok(&["rm", "ch"]);
+    let (code, _, err) = status(&e, &["commit", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("No such container: nope"), "{err}");
+}
