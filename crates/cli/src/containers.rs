@@ -875,6 +875,11 @@ pub fn exec(g: &Globals, argv: &[String]) -> Result<()> {
 }
 
 pub fn inspect(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
+    inspect_as(g, cmd, argv, None)
+}
+
+/// `inspect`, or `image inspect` with `only` = image.
+pub fn inspect_as(g: &Globals, cmd: &str, argv: &[String], only: Option<&str>) -> Result<()> {
     let m = args::parse(
         &[
             opt("format", Some('f')),
@@ -891,7 +896,7 @@ pub fn inspect(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
             format!("\"berth {cmd}\" requires at least 1 argument."),
         ));
     }
-    let want = m.get("type");
+    let want = only.or(m.get("type"));
     let mut engine = open(g, false)?;
     let mut values = Vec::new();
     let mut failed = false;

@@ -41,7 +41,7 @@ pub fn dispatch(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
         "tag" | "image tag" => tag(g, cmd, argv),
         "rmi" | "image rm" | "image remove" => rmi(g, cmd, argv),
         "history" | "image history" => history(g, cmd, argv),
-        "inspect" | "image inspect" => inspect(g, cmd, argv),
+        "inspect" | "image inspect" => crate::containers::inspect_as(g, cmd, argv, Some("image")),
         "image prune" => prune(g, cmd, argv),
         other => Err(Failure::usage(
             "image",
@@ -630,55 +630,6 @@ pub fn inspect_value(store: &Store, img: &Image) -> Result<Value> {
         v["Variant"] = json!(var);
     }
     Ok(v)
-}
-
-fn inspect(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
-    let m = parse(
-        cmd,
-        &[
-            opt("format", Some('f')),
-            opt("type", None),
-            flag("size", Some('s')),
-        ],
-        argv,
-    )?;
-    need_args(cmd, &m, 1, None, "at least 1 argument")?;
-    if let Some(t) = m.get("type").filter(|t| *t != "image") {
-        return Err(Failure::new(
-            1,
-            format!("{t} objects are not supported yet (only images)"),
-        ));
-    }
-    let store = open(g)?;
-    let mut values = Vec::new();
-    let mut failed = false;
-    for name in &m.args {
-        match store.resolve(name) {
-            Ok(img) => values.push(inspect_value(&store, &img)?),
-            Err(_) => {
-                eprintln!("Error: No such object: {name}");
-                failed = true;
-            }
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    if let Some(f) = m.get("format") {
-        let t = format::Template::parse(f).map_err(|e| Failure::new(1, e))?;
-        for v in &values {
-            let _ = writeln!(out, "{}", t.render(v).map_err(|e| Failure::new(1, e))?);
-        }
-    } else {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&values).unwrap_or_default()
-        );
-    }
-    if failed {
-        let _ = out.flush();
-        std::process::exit(1);
-    }
-    Ok(())
 }
 
 fn confirm(prompt: &str) -> bool {

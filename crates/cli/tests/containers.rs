@@ -56,7 +56,9 @@ fn run_prints_output_and_returns_the_exit_status() {
     // SIGKILL from its own namespace).
     let id = e.ok(&["run", "-d", "busybox", "sleep", "100"]);
     e.ok(&["kill", id.trim()]);
-    assert_eq!(e.ok(&["wait", id.trim()]).trim(), "137");
+    let code = e.ok(&["wait", id.trim()]);
+    let why = e.ok(&["inspect", "-f", "{{.State.Error}}", id.trim()]);
+    assert_eq!(code.trim(), "137", "{why}");
     e.ok(&["rm", id.trim()]);
     let (code, _, err) = status(&e, &["run", "--rm", "--bogus", "busybox"]);
     assert_eq!(code, 125);
@@ -489,6 +491,8 @@ fn init_top_port_prune() {
     assert_eq!(top.lines().count(), 2, "{top}");
     assert_eq!(e.ok(&["port", "t"]), "");
     e.ok(&["kill", "t"]);
+    // kill only sends the signal; prune takes what has stopped.
+    e.ok(&["wait", "t"]);
     e.ok(&["create", "--name", "c", "busybox", "true"]);
     let out = e.ok(&["container", "prune", "-f"]);
     assert!(

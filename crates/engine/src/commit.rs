@@ -114,28 +114,12 @@ impl Engine {
                 serde_json::to_vec(&cfg).map_err(|e| EngineError::Invalid(e.to_string()))?;
             let cfg_digest = self.store.put_document(&lease, &cfg_bytes)?;
             let mut layers = base_manifest.layers.clone();
-            layers.push(Descriptor {
-                media_type: spec::OCI_LAYER.into(),
-                digest: layer,
-                size,
-                platform: None,
-                annotations: None,
-                urls: None,
-            });
-            let manifest = Manifest {
-                schema_version: 2,
-                media_type: Some(spec::OCI_MANIFEST.into()),
-                config: Descriptor {
-                    media_type: spec::OCI_CONFIG.into(),
-                    digest: cfg_digest.clone(),
-                    size: cfg_bytes.len() as u64,
-                    platform: None,
-                    annotations: None,
-                    urls: None,
-                },
+            layers.push(Descriptor::new(spec::OCI_LAYER, layer, size));
+            let manifest = Manifest::new(
+                spec::OCI_MANIFEST,
+                Descriptor::new(spec::OCI_CONFIG, cfg_digest.clone(), cfg_bytes.len() as u64),
                 layers,
-                annotations: None,
-            };
+            );
             let mb =
                 serde_json::to_vec(&manifest).map_err(|e| EngineError::Invalid(e.to_string()))?;
             let md = self.store.put_document(&lease, &mb)?;

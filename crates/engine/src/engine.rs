@@ -589,21 +589,38 @@ impl Engine {
         if alive {
             return Ok(c);
         }
-        if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
-            let _ = berth_runtime::delete::delete(&rc, true);
+        // Decided again inside the write transaction: the monitor may have recorded the
+        // real exit and gone between our read and now, and that record must stand.
+        let mut reconciled = false;
+        let c = container::update(&mut self.store, &c.id, |r| {
+            let live = matches!(
+                r.state.status,
+                Status::Running | Status::Restarting | Status::Paused
+            );
+            let monitor_alive = r
+                .state
+                .monitor
+                .is_some_and(|(pid, start)| berth_sys::proc::alive(pid, start));
+            if live && !monitor_alive {
+                r.state.status = Status::Exited;
+                r.state.pid = 0;
+                r.state.exit_code = 255;
+                r.state.error = "the container's monitor died".into();
+                r.state.finished_at = Some(now());
+                r.state.monitor = None;
+                reconciled = true;
+            }
+        })?;
+        if reconciled {
+            if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
+                let _ = berth_runtime::delete::delete(&rc, true);
+            }
+            let _ = nix::mount::umount2(
+                &self.container_dir(&c.id).join("rootfs"),
+                nix::mount::MntFlags::MNT_DETACH,
+            );
         }
-        let _ = nix::mount::umount2(
-            &self.container_dir(&c.id).join("rootfs"),
-            nix::mount::MntFlags::MNT_DETACH,
-        );
-        container::update(&mut self.store, &c.id, |r| {
-            r.state.status = Status::Exited;
-            r.state.pid = 0;
-            r.state.exit_code = 255;
-            r.state.error = "the container's monitor died".into();
-            r.state.finished_at = Some(now());
-            r.state.monitor = None;
-        })
+        Ok(c)
     }
 
     /// Every container, each refreshed.

@@ -53,12 +53,26 @@ pub fn run(root: &Path, id: &str) -> i32 {
         // SAFETY: SIG_IGN installs no handler code.
         let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigIgn) };
     }
+    // Nobody reads our stderr: what goes wrong is kept beside the container's log.
+    let note = root.join("containers").join(id).join("monitor.log");
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&note)
+            .and_then(|mut f| writeln!(f, "{} panic: {info}", berth_image::timefmt::now()));
+    }));
     match monitor(root, id) {
         Ok(code) => {
             report(&format!("exit {code}"));
             0
         }
         Err(e) => {
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(root.join("containers").join(id).join("monitor.log"))
+                .and_then(|mut f| writeln!(f, "{} {e}", berth_image::timefmt::now()));
             let status = match e.kind() {
                 Kind::Command(s) => s,
                 _ => 125,
@@ -263,6 +277,7 @@ fn wait_for(pid: i32) -> i32 {
             Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => return 128 + sig as i32,
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => {}
+            // No child left: the container's init was reaped elsewhere, its status lost.
             Err(_) => return 255,
         }
     }

@@ -274,29 +274,17 @@ fn docker_images(
         let mut layers = Vec::new();
         for l in &m.layers {
             let (d, size) = e.blob("layer", l)?;
-            layers.push(Descriptor {
-                media_type: layer_media_type(store, &d, true)?,
-                digest: d,
+            layers.push(Descriptor::new(
+                &layer_media_type(store, &d, true)?,
+                d,
                 size,
-                platform: None,
-                annotations: None,
-                urls: None,
-            });
+            ));
         }
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(spec::DOCKER_MANIFEST.into()),
-            config: Descriptor {
-                media_type: spec::DOCKER_CONFIG.into(),
-                digest: cfg_digest.clone(),
-                size: cfg.len() as u64,
-                platform: None,
-                annotations: None,
-                urls: None,
-            },
+        let manifest = Manifest::new(
+            spec::DOCKER_MANIFEST,
+            Descriptor::new(spec::DOCKER_CONFIG, cfg_digest.clone(), cfg.len() as u64),
             layers,
-            annotations: None,
-        };
+        );
         let tags = m
             .repo_tags
             .unwrap_or_default()
@@ -524,29 +512,13 @@ pub fn save(store: &Store, items: &[SaveItem], out: impl Write) -> Result<()> {
                 let size =
                     write_layer(store, &mut t, &tmp, &l.digest, diff_id, &path, &mut written)?;
                 layers.push(path);
-                descs.push(Descriptor {
-                    media_type: spec::OCI_LAYER.into(),
-                    digest: diff_id.clone(),
-                    size,
-                    platform: None,
-                    annotations: None,
-                    urls: None,
-                });
+                descs.push(Descriptor::new(spec::OCI_LAYER, diff_id.clone(), size));
             }
-            let oci = Manifest {
-                schema_version: 2,
-                media_type: Some(spec::OCI_MANIFEST.into()),
-                config: Descriptor {
-                    media_type: spec::OCI_CONFIG.into(),
-                    digest: img.id.clone(),
-                    size: cfg.len() as u64,
-                    platform: None,
-                    annotations: None,
-                    urls: None,
-                },
-                layers: descs,
-                annotations: None,
-            };
+            let oci = Manifest::new(
+                spec::OCI_MANIFEST,
+                Descriptor::new(spec::OCI_CONFIG, img.id.clone(), cfg.len() as u64),
+                descs,
+            );
             let ob = serde_json::to_vec(&oci).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
             let od = Digest::of(&ob);
             if written.insert(od.clone()) {

@@ -71,27 +71,11 @@ fn import_leased(
     };
     let cfg = serde_json::to_vec(&config).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
     let cfg_digest = store.put_document(lease, &cfg)?;
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(spec::OCI_MANIFEST.into()),
-        config: Descriptor {
-            media_type: spec::OCI_CONFIG.into(),
-            digest: cfg_digest.clone(),
-            size: cfg.len() as u64,
-            platform: None,
-            annotations: None,
-            urls: None,
-        },
-        layers: vec![Descriptor {
-            media_type: spec::OCI_LAYER.into(),
-            digest: layer,
-            size,
-            platform: None,
-            annotations: None,
-            urls: None,
-        }],
-        annotations: None,
-    };
+    let manifest = Manifest::new(
+        spec::OCI_MANIFEST,
+        Descriptor::new(spec::OCI_CONFIG, cfg_digest.clone(), cfg.len() as u64),
+        vec![Descriptor::new(spec::OCI_LAYER, layer, size)],
+    );
     let mb = serde_json::to_vec(&manifest).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
     let md = store.put_document(lease, &mb)?;
     let (_, unpacked) = store.unpack_stored(lease, &manifest, &cfg_digest)?;

@@ -129,6 +129,20 @@ pub struct Descriptor {
     pub urls: Option<Vec<String>>,
 }
 
+impl Descriptor {
+    /// A plain descriptor: no platform, annotations or URLs.
+    pub fn new(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: media_type.into(),
+            digest,
+            size,
+            platform: None,
+            annotations: None,
+            urls: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     #[serde(rename = "schemaVersion")]
@@ -140,6 +154,19 @@ pub struct Manifest {
     pub layers: Vec<Descriptor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+}
+
+impl Manifest {
+    /// A schema 2 manifest of `media_type` (OCI's or Docker's).
+    pub fn new(media_type: &str, config: Descriptor, layers: Vec<Descriptor>) -> Manifest {
+        Manifest {
+            schema_version: 2,
+            media_type: Some(media_type.into()),
+            config,
+            layers,
+            annotations: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
