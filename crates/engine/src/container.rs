@@ -241,20 +241,38 @@ pub fn list(store: &Store) -> Result<Vec<Container>> {
     Ok(out)
 }
 
-/// Finds a container by full ID, name, or unique ID prefix, as Docker does.
+/// Finds a container by full ID, name, or unique ID prefix, as Docker does. Every command
+/// starts here (several times for `run`), so it asks the database for the row rather than
+/// decoding every record.
 pub fn find(store: &Store, what: &str) -> Result<Container> {
-    let what_name = what.strip_prefix('/').unwrap_or(what);
-    let all = list(store)?;
-    if let Some(c) = all.iter().find(|c| c.id == what || c.name == what_name) {
-        return Ok(c.clone());
+    let name = what.strip_prefix('/').unwrap_or(what);
+    let conn = store.db.conn();
+    let exact: Option<String> = conn
+        .query_row(
+            "SELECT data FROM containers WHERE id = ?1 OR name = ?2",
+            [what, name],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)?;
+    if let Some(d) = exact {
+        return decode(&d);
     }
-    let matches: Vec<&Container> = all
-        .iter()
-        .filter(|c| !what.is_empty() && c.id.starts_with(what))
-        .collect();
-    match matches.len() {
-        1 => Ok(matches[0].clone()),
-        0 => Err(EngineError::NoSuchContainer(what.to_string())),
+    let hex = !what.is_empty() && what.len() < 64 && what.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex {
+        return Err(EngineError::NoSuchContainer(what.to_string()));
+    }
+    let mut st = conn
+        .prepare("SELECT data FROM containers WHERE substr(id, 1, ?1) = ?2 LIMIT 2")
+        .map_err(db_err)?;
+    let rows: Vec<String> = st
+        .query_map(rusqlite::params![what.len() as i64, what], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db_err)?;
+    match rows.as_slice() {
+        [one] => decode(one),
+        [] => Err(EngineError::NoSuchContainer(what.to_string())),
         _ => Err(EngineError::Invalid(format!(
             "multiple IDs found with provided prefix: {what}"
         ))),
