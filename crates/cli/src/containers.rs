@@ -612,14 +612,8 @@ pub fn ps(g: &Globals, argv: &[String]) -> Result<()> {
         list.truncate(n);
     }
     let rows: Vec<_> = list.iter().map(|c| ps_row(c, m.on("no-trunc"))).collect();
-    let mut out = std::io::stdout().lock();
-    if m.on("quiet") {
-        for r in &rows {
-            let _ = writeln!(out, "{}", r["ID"].as_str().unwrap_or_default());
-        }
-        return Ok(());
-    }
-    let s = format::output(
+    format::print_listing(
+        m.on("quiet"),
         m.get("format"),
         &rows,
         &[
@@ -632,9 +626,6 @@ pub fn ps(g: &Globals, argv: &[String]) -> Result<()> {
             ("Names", "NAMES"),
         ],
     )
-    .map_err(|e| Failure::new(1, e))?;
-    let _ = out.write_all(s.as_bytes());
-    Ok(())
 }
 
 pub fn logs(g: &Globals, argv: &[String]) -> Result<()> {
@@ -713,7 +704,7 @@ fn each(
     cmd: &str,
     argv: &[String],
     flags: &[Flag],
-    f: impl Fn(&mut Engine, &Matches, &str) -> std::result::Result<(), EngineError>,
+    f: impl Fn(&mut Engine, &Matches, &str) -> std::result::Result<String, EngineError>,
 ) -> Result<()> {
     let m = args::parse(flags, argv, true).map_err(|e| usage(cmd, e))?;
     if m.args.is_empty() {
@@ -726,7 +717,7 @@ fn each(
     let mut failed = false;
     for name in &m.args {
         match f(&mut engine, &m, name) {
-            Ok(()) => println!("{name}"),
+            Ok(line) => println!("{line}"),
             Err(e) => {
                 eprintln!("Error response from daemon: {e}");
                 failed = true;
@@ -747,7 +738,7 @@ pub fn stop(g: &Globals, argv: &[String]) -> Result<()> {
         &[opt("time", Some('t')), opt("signal", Some('s'))],
         |e, m, name| {
             let t = m.get("time").and_then(|t| t.parse::<i64>().ok());
-            e.stop(name, t).map(|_| ())
+            e.stop(name, t).map(|_| name.to_string())
         },
     )
 }
@@ -758,7 +749,10 @@ pub fn kill(g: &Globals, argv: &[String]) -> Result<()> {
         "kill",
         argv,
         &[opt("signal", Some('s'))],
-        |e, m, name| e.kill(name, m.get("signal").unwrap_or("KILL")).map(|_| ()),
+        |e, m, name| {
+            e.kill(name, m.get("signal").unwrap_or("KILL"))
+                .map(|_| name.to_string())
+        },
     )
 }
 
@@ -772,34 +766,17 @@ pub fn rm(g: &Globals, argv: &[String]) -> Result<()> {
             flag("volumes", Some('v')),
             flag("link", Some('l')),
         ],
-        |e, m, name| e.remove(name, m.on("force")).map(|_| ()),
+        |e, m, name| e.remove(name, m.on("force")).map(|_| name.to_string()),
     )
 }
 
 pub fn wait(g: &Globals, argv: &[String]) -> Result<()> {
-    let m = args::parse(&[opt("condition", None)], argv, true).map_err(|e| usage("wait", e))?;
-    if m.args.is_empty() {
-        return Err(usage(
-            "wait",
-            "\"berth wait\" requires at least 1 argument.".into(),
-        ));
-    }
-    let mut engine = open(g, false)?;
-    let mut failed = false;
-    for name in &m.args {
-        match engine.wait(name, None) {
-            Ok(Some(c)) => println!("{}", c.state.exit_code),
-            Ok(None) => println!("0"),
-            Err(e) => {
-                eprintln!("Error response from daemon: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        std::process::exit(1);
-    }
-    Ok(())
+    each(g, "wait", argv, &[opt("condition", None)], |e, _, name| {
+        // A container removed meanwhile (--rm) ended; its status went with it.
+        Ok(e.wait(name, None)?
+            .map_or(0, |c| c.state.exit_code)
+            .to_string())
+    })
 }
 
 pub fn exec(g: &Globals, argv: &[String]) -> Result<()> {
@@ -948,11 +925,15 @@ pub fn inspect_as(g: &Globals, cmd: &str, argv: &[String], only: Option<&str>) -
 }
 
 pub fn pause(g: &Globals, argv: &[String]) -> Result<()> {
-    each(g, "pause", argv, &[], |e, _, name| e.pause(name))
+    each(g, "pause", argv, &[], |e, _, name| {
+        e.pause(name).map(|()| name.to_string())
+    })
 }
 
 pub fn unpause(g: &Globals, argv: &[String]) -> Result<()> {
-    each(g, "unpause", argv, &[], |e, _, name| e.unpause(name))
+    each(g, "unpause", argv, &[], |e, _, name| {
+        e.unpause(name).map(|()| name.to_string())
+    })
 }
 
 pub fn rename(g: &Globals, argv: &[String]) -> Result<()> {
@@ -972,14 +953,10 @@ pub fn rename(g: &Globals, argv: &[String]) -> Result<()> {
 pub fn prune(g: &Globals, argv: &[String]) -> Result<()> {
     let m = args::parse(&[flag("force", Some('f')), opt("filter", None)], argv, true)
         .map_err(|e| usage("container prune", e))?;
-    if !m.on("force") {
-        print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-        let _ = std::io::stdout().flush();
-        let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            return Ok(());
-        }
+    if !m.on("force")
+        && !crate::images::confirm("WARNING! This will remove all stopped containers.")
+    {
+        return Ok(());
     }
     let mut engine = open(g, false)?;
     let removed = engine.prune().map_err(|e| engine_failure(e, false))?;

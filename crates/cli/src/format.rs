@@ -332,6 +332,26 @@ pub fn output(
     Ok(table(&t))
 }
 
+/// Prints a listing: only the IDs with `-q`, else [`output`].
+pub fn print_listing(
+    quiet: bool,
+    format: Option<&str>,
+    rows: &[Value],
+    columns: &[(&str, &str)],
+) -> Result<(), crate::Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for r in rows {
+            let _ = writeln!(out, "{}", r["ID"].as_str().unwrap_or_default());
+        }
+        return Ok(());
+    }
+    let s = output(format, rows, columns).map_err(|e| crate::Failure::new(1, e))?;
+    let _ = out.write_all(s.as_bytes());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -556,14 +556,8 @@ fn history(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
             "Comment": h.comment.clone().unwrap_or_default(),
         }));
     }
-    let mut out = std::io::stdout().lock();
-    if m.on("quiet") {
-        for r in &rows {
-            let _ = writeln!(out, "{}", r["ID"].as_str().unwrap_or_default());
-        }
-        return Ok(());
-    }
-    let s = format::output(
+    format::print_listing(
+        m.on("quiet"),
         m.get("format"),
         &rows,
         &[
@@ -574,9 +568,6 @@ fn history(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
             ("Comment", "COMMENT"),
         ],
     )
-    .map_err(|e| Failure::new(1, e))?;
-    let _ = out.write_all(s.as_bytes());
-    Ok(())
 }
 
 /// `docker image inspect`'s JSON for one image.
@@ -632,7 +623,7 @@ pub fn inspect_value(store: &Store, img: &Image) -> Result<Value> {
     Ok(v)
 }
 
-fn confirm(prompt: &str) -> bool {
+pub fn confirm(prompt: &str) -> bool {
     print!("{prompt}\nAre you sure you want to continue? [y/N] ");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
