@@ -431,7 +431,12 @@ fn ensure_image(g: &Globals, engine: &mut Engine, image: &str, pull: Option<&str
     }
 }
 
+/// The monitor starts from a read-only view of this binary (CVE-2019-5736), so that it
+/// needn't re-execute itself to get there: one `execve` per start, not two.
 fn monitor_exe() -> Result<PathBuf> {
+    if let Ok(Some(view)) = berth_sys::exe::protected_path() {
+        return Ok(view);
+    }
     std::env::current_exe().map_err(|e| Failure::new(125, format!("finding our own binary: {e}")))
 }
 

@@ -62,9 +62,18 @@ pub fn run(root: &Path, id: &str) -> i32 {
             .open(&note)
             .and_then(|mut f| writeln!(f, "{} panic: {info}", berth_image::timefmt::now()));
     }));
-    match monitor(root, id) {
+    let mut engine = match Engine::open(root) {
+        Ok(e) => e,
+        Err(e) => {
+            report(&format!("error 125 {}", e.to_string().replace('\n', " ")));
+            return 1;
+        }
+    };
+    match monitor(&mut engine, id) {
         Ok(code) => {
             report(&format!("exit {code}"));
+            // The starter is free to go: the rest is ours alone.
+            engine.finish_deferred();
             0
         }
         Err(e) => {
@@ -81,13 +90,13 @@ pub fn run(root: &Path, id: &str) -> i32 {
                 "error {status} {}",
                 e.to_string().replace('\n', " ")
             ));
+            engine.finish_deferred();
             1
         }
     }
 }
 
-fn monitor(root: &Path, id: &str) -> Result<i32> {
-    let mut engine = Engine::open(root)?;
+fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
     nix::sys::prctl::set_child_subreaper(true)
         .map_err(|e| EngineError::Monitor(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
     let c = container::find(&engine.store, id)?;
@@ -108,7 +117,7 @@ fn monitor(root: &Path, id: &str) -> Result<i32> {
     let mut backoff = std::time::Duration::from_millis(100);
     loop {
         let c = container::find(&engine.store, id)?;
-        let started = start_once(&mut engine, &c, attached_in.as_ref(), &devnull);
+        let started = start_once(engine, &c, attached_in.as_ref(), &devnull);
         let (out_r, err_r, pid) = match started {
             Ok(x) => x,
             Err(e) if first => {
@@ -125,6 +134,10 @@ fn monitor(root: &Path, id: &str) -> Result<i32> {
         if first {
             report(&format!("started {pid}"));
             first = false;
+            // From here on we mostly wait: what starting took (the runtime's code, SQLite's
+            // cache) need not stay resident in each of possibly hundreds of monitors.
+            engine.store.db.release_memory();
+            berth_sys::memory::release_clean_pages();
         } else if container::find(&engine.store, id)?.state.stopping {
             // Stopped while this restart was on its way up.
             let _ =
@@ -219,7 +232,7 @@ fn pump(
     err_w: &mut Option<std::fs::File>,
 ) -> Result<()> {
     let mut open = [Some(out_r), Some(err_r)];
-    let mut buf = vec![0u8; 64 << 10];
+    let mut buf = vec![0u8; 32 << 10];
     while open.iter().any(Option::is_some) {
         let mut fds: Vec<PollFd<'_>> = Vec::new();
         let mut which = Vec::new();

@@ -362,6 +362,14 @@ impl Snapshots {
 
     /// Removes a snapshot that nothing is built on.
     pub fn remove(&self, db: &mut Db, key: &str) -> Result<()> {
+        let trash = self.detach(db, key)?;
+        remove_tree(&trash)
+    }
+
+    /// The first half of [`Snapshots::remove`]: the row goes and the directory is renamed
+    /// out of the way, to a name [`Snapshots::cleanup`] deletes should nobody else. Returns
+    /// that directory, for [`Snapshots::purge`] when the caller has the time.
+    pub fn detach(&self, db: &mut Db, key: &str) -> Result<PathBuf> {
         let dir = self.dir.clone();
         let trash = db.write(|tx| {
             let e = |source| DbError {
@@ -392,7 +400,12 @@ impl Snapshots {
                 .map_err(e)?;
             Ok(trash)
         })?;
-        remove_tree(&trash)
+        Ok(trash)
+    }
+
+    /// Deletes a directory [`Snapshots::detach`] returned.
+    pub fn purge(&self, trash: &Path) -> Result<()> {
+        remove_tree(trash)
     }
 
     /// Removes directories no row names (left by crashes) and active snapshots whose key says

@@ -54,9 +54,10 @@ fn args_env() -> (Vec<CString>, Vec<CString>) {
     (args, env)
 }
 
-/// Re-executes the current binary from a read-only view of itself unless it already runs
-/// from one (a read-only mount, or a sealed memfd). Returns only when no re-exec is needed.
-pub fn reexec_protected() -> Result<()> {
+/// Where a read-only view of the current binary is (made on first use), for starting a
+/// process from it with one `execve`; `None` when the binary already runs from a read-only
+/// mount or a sealed memfd, so that its own path is as good, or when no view can be made.
+pub fn protected_path() -> Result<Option<std::path::PathBuf>> {
     let exe = nix::fcntl::open(
         "/proc/self/exe",
         OFlag::O_RDONLY | OFlag::O_CLOEXEC,
@@ -64,7 +65,7 @@ pub fn reexec_protected() -> Result<()> {
     )
     .map_err(|e| Error::path("open", "/proc/self/exe", e))?;
     if on_readonly_mount(&exe) || is_sealed(&exe) {
-        return Ok(());
+        return Ok(None);
     }
     let st = crate::inroot::fstat(exe.as_fd())?;
     let view = std::path::PathBuf::from(format!(
@@ -78,16 +79,33 @@ pub fn reexec_protected() -> Result<()> {
                     .is_ok_and(|v| v.st_dev == st.st_dev && v.st_ino == st.st_ino)
         })
     };
-    if !usable(&view) {
-        // One creator at a time: a second bind stacked on the first would make the source
-        // file itself a mount point (the first bind's root), and unlinkable no more.
-        let lock = lock_views();
-        let made = usable(&view) || make_view(&exe, &view).is_ok();
-        drop(lock);
-        if !made {
-            return reexec_sealed();
-        }
+    if usable(&view) {
+        return Ok(Some(view));
     }
+    // One creator at a time: a second bind stacked on the first would make the source
+    // file itself a mount point (the first bind's root), and unlinkable no more.
+    let lock = lock_views();
+    let made = usable(&view) || make_view(&exe, &view).is_ok();
+    drop(lock);
+    Ok(made.then_some(view))
+}
+
+/// Re-executes the current binary from a read-only view of itself unless it already runs
+/// from one (a read-only mount, or a sealed memfd). Returns only when no re-exec is needed.
+pub fn reexec_protected() -> Result<()> {
+    let exe = nix::fcntl::open(
+        "/proc/self/exe",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::path("open", "/proc/self/exe", e))?;
+    if on_readonly_mount(&exe) || is_sealed(&exe) {
+        return Ok(());
+    }
+    drop(exe);
+    let Some(view) = protected_path()? else {
+        return reexec_sealed();
+    };
     let (args, env) = args_env();
     let path = CString::new(view.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::call("execve", nix::Error::EINVAL))?;

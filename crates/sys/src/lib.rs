@@ -9,6 +9,7 @@ pub mod fds;
 pub mod fsflags;
 pub mod inroot;
 pub mod lsm;
+pub mod memory;
 pub mod mount;
 pub mod proc;
 pub mod process;
