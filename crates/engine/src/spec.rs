@@ -334,9 +334,10 @@ fn bind_mount(spec: &str) -> Result<Value> {
             )))
         }
     };
+    // Volumes were split out at create (crate::volume::plan); what is left is a host path.
     if !src.starts_with('/') {
         return Err(EngineError::Invalid(format!(
-            "invalid volume specification: '{spec}': named volumes are not supported yet (use an absolute host path)"
+            "invalid volume specification: '{spec}'"
         )));
     }
     if !dest.starts_with('/') {
@@ -466,6 +467,7 @@ pub fn build(
     for b in &h.binds {
         mounts.push(bind_mount(b)?);
     }
+    mounts.extend(h.volumes.iter().map(crate::volume::oci_mount));
     if h.init {
         mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": init_binary()?, "options": ["bind", "ro", "nosuid", "nodev"]}));
     }
