@@ -426,6 +426,12 @@ pub fn oci_mount(v: &VolumeMount) -> Value {
     }
 }
 
+/// How many components a mount destination has, for ordering mounts parents first.
+pub fn depth(dest: &Value) -> usize {
+    dest.as_str()
+        .map_or(0, |d| d.split('/').filter(|p| !p.is_empty()).count())
+}
+
 /// Removes a directory tree we own, after moving it aside so that a volume of the same
 /// name created meanwhile gets a fresh directory.
 fn remove_dir(dir: &Path) {
@@ -779,8 +785,8 @@ type Links = HashMap<(u64, u64), (Rc<OwnedFd>, OsString)>;
 /// symlinks (as links, never followed), device nodes and fifos, hard links as hard links,
 /// with owners, modes, times and xattrs. Every call acts on one name in a directory fd.
 fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, links: &mut Links) -> berth_sys::Result<()> {
-    let dst_rc: Option<Rc<OwnedFd>> = None;
-    let mut dst_rc = dst_rc;
+    // This directory's fd for the hard-link table, opened when a first link needs it.
+    let mut dst_rc: Option<Rc<OwnedFd>> = None;
     for name in at::read_dir(src)? {
         let Some(st) = at::lstat(src, &name)? else {
             continue;
