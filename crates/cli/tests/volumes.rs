@@ -524,3 +524,54 @@ fn bad_volume_specs() {
     assert_eq!(e.ok(&["ps", "-aq"]), "");
     assert!(volumes(&e).is_empty());
 }
+
+#[test]
+fn concurrent_berth_processes_share_one_volume() {
+    let e = with_seeded_image();
+    // Several processes creating, and several containers first-using, the same names: one
+    // volume each, every command succeeds, and the image content is copied once.
+    let root = e.root();
+    let spawn = |args: Vec<String>| {
+        std::process::Command::new(common::bin())
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for _ in 0..4 {
+            handles.push(s.spawn(|| spawn(vec!["volume".into(), "create".into(), "same".into()])));
+            handles.push(s.spawn(|| {
+                spawn(
+                    [
+                        "run",
+                        "--rm",
+                        "-v",
+                        "racy:/srv/seed",
+                        "seeded",
+                        "cat",
+                        "/srv/seed/hello",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                )
+            }));
+        }
+        for h in handles {
+            let o = h.join().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert!(out == "same\n" || out == "seeded\n", "{out}");
+        }
+    });
+    assert_eq!(volumes(&e), ["racy", "same"]);
+    let mut names: Vec<_> = std::fs::read_dir(e.root().join("volumes/racy/_data"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["hello", "link", "sub"]);
+}

@@ -748,6 +748,19 @@ impl Engine {
             if at::read_dir(src.as_fd()).map_err(fail(dest))?.is_empty() {
                 continue;
             }
+            // Held while deciding and copying: a container starting at the same time on the
+            // same volume waits here, so it never runs on a half-copied volume.
+            let dir = self.volume_dir(&m.name);
+            let _lock = std::fs::File::open(&dir)
+                .map_err(EngineError::io(&dir))
+                .and_then(|f| {
+                    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(
+                        |(_, errno)| EngineError::Io {
+                            path: dir.clone(),
+                            source: errno.into(),
+                        },
+                    )
+                })?;
             let claimed = self.store.db.write(|tx| -> Result<bool> {
                 let Some(mut v) = get(tx, &m.name)? else {
                     return Ok(false);
