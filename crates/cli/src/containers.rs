@@ -616,6 +616,11 @@ pub fn ps(g: &Globals, argv: &[String]) -> Result<()> {
                 None => c.config.labels.contains_key(v),
             },
             "ancestor" => c.config.image == v || c.image.contains(v),
+            "volume" => c
+                .host_config
+                .volumes
+                .iter()
+                .any(|m| m.name == v || m.destination == v),
             _ => true,
         });
     }

@@ -386,6 +386,12 @@ fn volume_in_use_cannot_be_removed() {
         "used\n"
     );
     assert_eq!(
+        e.ok(&["ps", "-aq", "--no-trunc", "-f", "volume=used"])
+            .trim(),
+        id
+    );
+    assert_eq!(e.ok(&["ps", "-aq", "-f", "volume=other"]), "");
+    assert_eq!(
         e.ok(&["volume", "prune", "-af"]),
         "Total reclaimed space: 0B\n"
     );
