@@ -111,6 +111,7 @@ pub fn ram_in_bytes(flag: &str, v: &str) -> Result<i64> {
 fn mount_flag(v: &str, host: &mut berth_engine::container::HostConfig) -> Result<()> {
     let mut kind = "volume".to_string();
     let (mut src, mut dst, mut ro, mut size, mut mode) = (None, None, false, None, None);
+    let mut nocopy = false;
     for kv in v.split(',') {
         let (k, val) = kv.split_once('=').unwrap_or((kv, "true"));
         match k {
@@ -120,6 +121,7 @@ fn mount_flag(v: &str, host: &mut berth_engine::container::HostConfig) -> Result
             "readonly" | "ro" => ro = val != "false" && val != "0",
             "tmpfs-size" => size = Some(ram_in_bytes("--mount", val)?),
             "tmpfs-mode" => mode = Some(val.to_string()),
+            "volume-nocopy" => nocopy = val != "false" && val != "0",
             "bind-propagation" | "consistency" => {}
             other => return Err(Failure::new(125, format!("invalid argument {v:?} for \"--mount\" flag: unexpected key '{other}' in '{kv}'"))),
         }
@@ -155,10 +157,17 @@ fn mount_flag(v: &str, host: &mut berth_engine::container::HostConfig) -> Result
                 format!("{dst}:{}", opts.join(","))
             });
         }
+        "volume" => host.volumes.push(berth_engine::volume::VolumeMount {
+            name: src.unwrap_or_default(),
+            destination: dst,
+            read_only: ro,
+            no_copy: nocopy,
+            ..Default::default()
+        }),
         other => {
             return Err(Failure::new(
                 125,
-                format!("mount type {other:?} is not supported yet (bind and tmpfs are)"),
+                format!("mount type {other:?} is not supported yet (bind, volume and tmpfs are)"),
             ))
         }
     }
@@ -456,7 +465,9 @@ pub fn run(g: &Globals, argv: &[String]) -> Result<()> {
         Ok(s) => s,
         Err(e) => {
             if c.host_config.auto_remove {
-                let _ = engine.remove(&c.id, true);
+                if let Ok(c) = engine.remove(&c.id, true) {
+                    engine.remove_anonymous_volumes(&c);
+                }
             }
             return Err(engine_failure(e, true));
         }
@@ -610,6 +621,11 @@ pub fn ps(g: &Globals, argv: &[String]) -> Result<()> {
                 None => c.config.labels.contains_key(v),
             },
             "ancestor" => c.config.image == v || c.image.contains(v),
+            "volume" => c
+                .host_config
+                .volumes
+                .iter()
+                .any(|m| m.name == v || m.destination == v),
             _ => true,
         });
     }
@@ -771,7 +787,13 @@ pub fn rm(g: &Globals, argv: &[String]) -> Result<()> {
             flag("volumes", Some('v')),
             flag("link", Some('l')),
         ],
-        |e, m, name| e.remove(name, m.on("force")).map(|_| name.to_string()),
+        |e, m, name| {
+            let c = e.remove(name, m.on("force"))?;
+            if m.on("volumes") {
+                e.remove_anonymous_volumes(&c);
+            }
+            Ok(name.to_string())
+        },
     )
 }
 

@@ -7,6 +7,7 @@ mod format;
 mod images;
 mod registry;
 mod signals;
+mod volumes;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -116,6 +117,7 @@ Image commands:
   inspect     Return low-level information on berth objects
   image       Manage images (ls, rm, inspect, prune, history, tag, load, save, import)
   system      Manage berth (df, prune)
+  volume      Manage volumes (create, ls, inspect, rm, prune)
 ";
 
 fn split_globals(argv: &[String]) -> (Vec<String>, Vec<String>) {
@@ -210,6 +212,7 @@ fn run(argv: Vec<String>) -> Result<()> {
                 "\"berth system\" requires a subcommand: df or prune",
             )),
         },
+        "volume" => volumes::dispatch(&globals, tail),
         "run" | "container run" => containers::run(&globals, tail),
         "create" | "container create" => containers::create(&globals, tail),
         "start" | "container start" => containers::start(&globals, tail),

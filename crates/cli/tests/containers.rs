@@ -451,7 +451,7 @@ fn resource_mount_and_namespace_flags() {
         ),
         (vec!["--ulimit", "nofile"], "invalid ulimit argument"),
         (vec!["--ipc", "bogus"], "invalid --ipc value"),
-        (vec!["-v", "relative:/x"], "invalid volume specification"),
+        (vec!["-v", "vol:relative"], "invalid volume specification"),
         (vec!["--tmpfs", "rel"], "must be absolute"),
         (
             vec!["--device", "/dev/nonexistent-dev"],

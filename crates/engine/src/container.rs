@@ -99,6 +99,8 @@ pub struct HostConfig {
     pub binds: Vec<String>,
     /// `--tmpfs PATH[:OPTIONS]`.
     pub tmpfs: Vec<String>,
+    /// Volumes: `-v NAME:/path`, `-v /path`, `--mount type=volume`, the image's `Volumes`.
+    pub volumes: Vec<crate::volume::VolumeMount>,
     pub ipc_mode: String,
     pub pid_mode: String,
     pub uts_mode: String,

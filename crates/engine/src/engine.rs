@@ -192,7 +192,7 @@ impl Engine {
         labels.extend(o.labels.iter().cloned());
         // As the user named it, which is what docker shows in `ps`.
         let image_name = o.image.clone();
-        let c = Container {
+        let mut c = Container {
             id: id.clone(),
             name,
             image: img.id.to_string(),
@@ -225,6 +225,7 @@ impl Engine {
             path: argv[0].clone(),
             args: argv[1..].to_vec(),
         };
+        crate::volume::plan(&mut c, image_cfg.volumes.as_ref())?;
         // Bad capabilities or a bad seccomp profile fail here, not at start.
         let caps = spec::capabilities(&c)?;
         spec::seccomp(&c, &caps)?;
@@ -243,7 +244,7 @@ impl Engine {
             .map_err(berth_image::StoreError::from)
             .map(|_| container::insert(&mut self.store, &c));
         match made {
-            Ok(Ok(())) => Ok(c),
+            Ok(Ok(())) => self.provision_volumes(c),
             Ok(Err(e)) => {
                 let _ = self.store.snapshots.remove(&mut self.store.db, &id);
                 let _ = std::fs::remove_dir_all(&dir);
@@ -362,6 +363,7 @@ impl Engine {
             .mounts(&self.store.db, &c.id)
             .map_err(berth_image::StoreError::from)?;
         mount_rootfs(&mounts, &rootfs, c.host_config.auto_remove)?;
+        self.populate_volumes(c, &rootfs)?;
         let files = spec::Managed {
             hostname: &dir.join("hostname"),
             hosts: &dir.join("hosts"),
@@ -441,6 +443,7 @@ impl Engine {
         })?;
         if c.host_config.auto_remove {
             self.remove_files(&c, true)?;
+            self.remove_anonymous_volumes(&c);
         }
         Ok(code)
     }

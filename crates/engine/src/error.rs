@@ -31,6 +31,8 @@ pub enum EngineError {
     Monitor(String),
     #[error("database: {0}")]
     Db(#[from] berth_image::db::DbError),
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
 }
 
 /// What kind of failure an error is: the CLI's exit code and the API's status come from it.
@@ -52,6 +54,7 @@ impl EngineError {
             EngineError::NameInUse { .. } | EngineError::Conflict(_) => Kind::Conflict,
             EngineError::BadName(_) | EngineError::Invalid(_) => Kind::Invalid,
             EngineError::Command { status, .. } => Kind::Command(*status),
+            EngineError::Volume(v) => v.kind(),
             _ => Kind::Internal,
         }
     }

@@ -62,7 +62,7 @@ impl Engine {
                 "Name": "overlayfs",
                 "Data": {"MergedDir": dir.join("rootfs")},
             },
-            "Mounts": [],
+            "Mounts": self.mounts_json(c),
             "Config": {
                 "Hostname": c.config.hostname,
                 "Domainname": "",

@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod logs;
 pub mod monitor;
 pub mod spec;
+pub mod volume;
 
 pub use container::{Container, Status};
 pub use engine::{Attach, CreateOptions, Engine, Started};

@@ -334,9 +334,10 @@ fn bind_mount(spec: &str) -> Result<Value> {
             )))
         }
     };
+    // Volumes were split out at create (crate::volume::plan); what is left is a host path.
     if !src.starts_with('/') {
         return Err(EngineError::Invalid(format!(
-            "invalid volume specification: '{spec}': named volumes are not supported yet (use an absolute host path)"
+            "invalid volume specification: '{spec}'"
         )));
     }
     if !dest.starts_with('/') {
@@ -463,9 +464,13 @@ pub fn build(
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": nosuid}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", if h.shm_size > 0 { h.shm_size } else { 64 << 20 })]}),
     ];
+    let user_mounts = mounts.len();
     for b in &h.binds {
         mounts.push(bind_mount(b)?);
     }
+    mounts.extend(h.volumes.iter().map(crate::volume::oci_mount));
+    // Parents before children, as Docker orders them: a bind inside a volume goes on top.
+    mounts[user_mounts..].sort_by_key(|m| crate::volume::depth(&m["destination"]));
     if h.init {
         mounts.push(json!({"destination": INIT_PATH, "type": "bind", "source": init_binary()?, "options": ["bind", "ro", "nosuid", "nodev"]}));
     }

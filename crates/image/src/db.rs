@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS containers (
     image TEXT NOT NULL,              -- the image ID the container was made from
     data TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,            -- claimed by the insert: concurrent creates can't both win
+    data TEXT NOT NULL DEFAULT '{}'   -- driver, labels, options, created, populated (JSON)
+);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
 
