@@ -3,6 +3,7 @@
 
 mod args;
 mod containers;
+mod cp;
 mod format;
 mod images;
 mod registry;
@@ -20,6 +21,8 @@ pub struct Failure {
     pub message: String,
     /// The command, for "See 'berth CMD --help'." after usage errors.
     pub usage_of: Option<String>,
+    /// Printed as it is, without "Error: " (docker's "Error response from daemon: ...").
+    pub raw: bool,
 }
 
 impl Failure {
@@ -28,6 +31,7 @@ impl Failure {
             status,
             message: message.into(),
             usage_of: None,
+            raw: false,
         }
     }
     pub fn usage(cmd: &str, message: impl Into<String>) -> Failure {
@@ -35,7 +39,14 @@ impl Failure {
             status: 125,
             message: message.into(),
             usage_of: Some(cmd.to_string()),
+            raw: false,
         }
+    }
+    /// An error from the engine, worded as docker words the daemon's.
+    pub fn daemon(mut self) -> Failure {
+        self.message = format!("Error response from daemon: {}", self.message);
+        self.raw = true;
+        self
     }
 }
 
@@ -99,6 +110,7 @@ Container commands:
   export      Export a container's filesystem as a tar archive
   diff        Inspect changes to files or directories on a container's filesystem
   port        List port mappings for the container
+  cp          Copy files/folders between a container and the local filesystem
   container prune   Remove all stopped containers
 
 Image commands:
@@ -225,6 +237,7 @@ fn run(argv: Vec<String>) -> Result<()> {
         "rename" | "container rename" => containers::rename(&globals, tail),
         "inspect" | "container inspect" => containers::inspect(&globals, cmd, tail),
         "top" => containers::top(&globals, tail),
+        "cp" => cp::cp(&globals, tail),
         "commit" => containers::commit(&globals, tail),
         "export" => containers::export(&globals, tail),
         "diff" => containers::diff(&globals, tail),
@@ -263,6 +276,8 @@ fn main() {
                     format!("{cmd} ")
                 }
             );
+        } else if f.raw {
+            let _ = writeln!(err, "{}", f.message);
         } else {
             let _ = writeln!(err, "Error: {}", f.message);
         }

@@ -644,7 +644,7 @@ fn code_started(code: i32) -> bool {
     code != 128
 }
 
-fn mount_rootfs(mounts: &[berth_image::snapshot::Mount], target: &Path) -> Result<()> {
+pub(crate) fn mount_rootfs(mounts: &[berth_image::snapshot::Mount], target: &Path) -> Result<()> {
     use nix::mount::{mount, MsFlags};
     let m = mounts
         .first()

@@ -4,6 +4,7 @@
 
 pub mod commit;
 pub mod container;
+pub mod cp;
 pub mod engine;
 pub mod error;
 pub mod exec;
