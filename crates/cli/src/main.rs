@@ -8,6 +8,7 @@ mod format;
 mod images;
 mod registry;
 mod signals;
+mod update;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -111,6 +112,7 @@ Container commands:
   diff        Inspect changes to files or directories on a container's filesystem
   port        List port mappings for the container
   cp          Copy files/folders between a container and the local filesystem
+  update      Update configuration of one or more containers
   container prune   Remove all stopped containers
 
 Image commands:
@@ -238,6 +240,7 @@ fn run(argv: Vec<String>) -> Result<()> {
         "inspect" | "container inspect" => containers::inspect(&globals, cmd, tail),
         "top" => containers::top(&globals, tail),
         "cp" => cp::cp(&globals, tail),
+        "update" => update::update(&globals, tail),
         "commit" => containers::commit(&globals, tail),
         "export" => containers::export(&globals, tail),
         "diff" => containers::diff(&globals, tail),
