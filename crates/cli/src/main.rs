@@ -8,6 +8,7 @@ mod format;
 mod images;
 mod registry;
 mod signals;
+mod stats;
 mod update;
 
 use std::io::Write;
@@ -113,6 +114,7 @@ Container commands:
   port        List port mappings for the container
   cp          Copy files/folders between a container and the local filesystem
   update      Update configuration of one or more containers
+  stats       Display a live stream of container(s) resource usage statistics
   container prune   Remove all stopped containers
 
 Image commands:
@@ -241,6 +243,7 @@ fn run(argv: Vec<String>) -> Result<()> {
         "top" => containers::top(&globals, tail),
         "cp" => cp::cp(&globals, tail),
         "update" => update::update(&globals, tail),
+        "stats" => stats::stats(&globals, tail),
         "commit" => containers::commit(&globals, tail),
         "export" => containers::export(&globals, tail),
         "diff" => containers::diff(&globals, tail),

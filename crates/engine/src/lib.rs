@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod logs;
 pub mod monitor;
 pub mod spec;
+pub mod stats;
 pub mod update;
 
 pub use container::{Container, Status};
