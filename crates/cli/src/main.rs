@@ -9,6 +9,7 @@ mod images;
 mod registry;
 mod signals;
 mod stats;
+mod system;
 mod update;
 
 use std::io::Write;
@@ -131,7 +132,9 @@ Image commands:
   history     Show the history of an image
   inspect     Return low-level information on berth objects
   image       Manage images (ls, rm, inspect, prune, history, tag, load, save, import)
-  system      Manage berth (df, prune)
+  system      Manage berth (df, prune, info)
+  info        Display system-wide information
+  version     Show the berth version information
 ";
 
 fn split_globals(argv: &[String]) -> (Vec<String>, Vec<String>) {
@@ -201,10 +204,8 @@ fn run(argv: Vec<String>) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("/var/lib/berth"));
     let globals = Globals { root };
     match cmd.as_str() {
-        "version" => {
-            println!("berth version {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        "version" => system::version(&globals, tail),
+        "info" => system::info(&globals, tail),
         "image" => {
             let Some((sub, tail)) = tail.split_first() else {
                 return Err(Failure::usage(
@@ -219,8 +220,9 @@ fn run(argv: Vec<String>) -> Result<()> {
             }
         }
         "system" => match tail.split_first() {
-            Some((s, t)) if s == "df" => images::system_df(&globals, t),
-            Some((s, t)) if s == "prune" => images::system_prune(&globals, t),
+            Some((s, t)) if s == "df" => system::system_df(&globals, t),
+            Some((s, t)) if s == "prune" => system::system_prune(&globals, t),
+            Some((s, t)) if s == "info" => system::info(&globals, t),
             _ => Err(Failure::usage(
                 "system",
                 "\"berth system\" requires a subcommand: df or prune",
