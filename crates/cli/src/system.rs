@@ -80,7 +80,7 @@ pub fn version(g: &Globals, argv: &[String]) -> Result<()> {
         ("OS/Arch", format!("{}/{}", st(&c["Os"]), st(&c["Arch"]))),
         ("Context", st(&c["Context"])),
     ] {
-        out.push_str(&format!(" {:<18}{val}\n", format!("{k}:")));
+        out.push_str(&format!(" {:<19}{val}\n", format!("{k}:")));
     }
     out.push_str(&format!(
         "\nServer: {}\n Engine:\n",
@@ -102,7 +102,7 @@ pub fn version(g: &Globals, argv: &[String]) -> Result<()> {
         ("OS/Arch", format!("{}/{}", st(&s["Os"]), st(&s["Arch"]))),
         ("Experimental", "false".into()),
     ] {
-        out.push_str(&format!("  {:<17}{val}\n", format!("{k}:")));
+        out.push_str(&format!("  {:<18}{val}\n", format!("{k}:")));
     }
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(())
