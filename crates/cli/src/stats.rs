@@ -113,14 +113,14 @@ pub fn stats(g: &Globals, argv: &[String]) -> Result<()> {
         let rows: Vec<Value> = list
             .iter()
             .zip(first.iter().zip(second.iter()))
-            .filter_map(|((shown, c), (a, b))| {
+            .map(|((shown, c), (a, b))| {
                 // A container that stopped between the samples shows as stopped.
                 let b = b.clone().unwrap_or_else(|| Sample {
                     id: c.id.clone(),
                     name: c.name.clone(),
                     ..Default::default()
                 });
-                Some(row(shown, &b, a.as_ref(), m.on("no-trunc")))
+                row(shown, &b, a.as_ref(), m.on("no-trunc"))
             })
             .collect();
         let text = match format {

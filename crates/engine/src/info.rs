@@ -216,10 +216,8 @@ fn tree_size(
                     total += tree_size(sub.as_fd(), seen);
                 }
             }
-            libc::S_IFREG | libc::S_IFLNK => {
-                if seen.insert((st.st_dev, st.st_ino)) {
-                    total += u64::try_from(st.st_size).unwrap_or(0);
-                }
+            libc::S_IFREG | libc::S_IFLNK if seen.insert((st.st_dev, st.st_ino)) => {
+                total += u64::try_from(st.st_size).unwrap_or(0);
             }
             _ => {}
         }
