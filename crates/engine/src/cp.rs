@@ -85,9 +85,9 @@ impl Engine {
                 "container rootfs is marked read-only".into(),
             ));
         }
-        if matches!(c.state.status, Status::Running | Status::Paused) && c.state.pid > 0 {
-            let p = PathBuf::from(format!("/proc/{}/root", c.state.pid));
-            let root = inroot::open_root(&p).map_err(|e| sys_err(&p, e))?;
+        if matches!(c.state.status, Status::Running | Status::Paused) {
+            let rc = berth_runtime::Container::load(&self.runtime_root(), &c.id)?;
+            let root = init_root(rc.record.init_pid, rc.record.init_start)?;
             return Ok((
                 c,
                 Fs {
@@ -206,6 +206,55 @@ impl Engine {
             .map_err(|e| EngineError::Invalid(format!("copying to {dir} in container: {e}")))?;
         Ok(())
     }
+}
+
+/// The root directory of the container's init, as its mount namespace has it. The
+/// /proc/PID directory is opened first and checked to be that very process (pid and start
+/// time): an fd of it stays with that process, so a pid reused meanwhile can't hand us
+/// another process's root (the host's, say).
+fn init_root(pid: i32, start: u64) -> Result<OwnedFd> {
+    let dir = PathBuf::from(format!("/proc/{pid}"));
+    let gone = || EngineError::Conflict(format!("the container's init (pid {pid}) has exited"));
+    let proc_dir = nix::fcntl::open(
+        &dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|_| gone())?;
+    let mut stat = String::new();
+    nix::fcntl::openat(
+        proc_dir.as_fd(),
+        "stat",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map(std::fs::File::from)
+    .and_then(|mut f| {
+        f.read_to_string(&mut stat)
+            .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    })
+    .map_err(|_| gone())?;
+    // Fields after the command name (which may hold spaces and parentheses): state is
+    // field 3, the start time field 22.
+    let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+    let mut fields = rest.split_whitespace();
+    let state = fields.next().unwrap_or("X");
+    let started: Option<u64> = fields.nth(22 - 4).and_then(|v| v.parse().ok());
+    if started != Some(start) || state == "Z" || state == "X" {
+        return Err(gone());
+    }
+    // Following the `root` magic link is the point here; everything below it is resolved
+    // in-root.
+    nix::fcntl::openat(
+        proc_dir.as_fd(),
+        "root",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| EngineError::Io {
+        path: dir.join("root"),
+        source: e.into(),
+    })
 }
 
 fn sys_err(path: &Path, e: berth_sys::Error) -> EngineError {

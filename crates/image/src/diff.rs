@@ -103,6 +103,26 @@ pub fn write_contents(
     hashing.inner.flush().map_err(DiffError::Write)
 }
 
+/// Whether `dir` is on a kernel pseudo filesystem (proc, sysfs and its relatives), whose
+/// files are not data and may be endless (`/proc/kcore`).
+fn pseudo_fs(dir: BorrowedFd<'_>) -> bool {
+    use nix::sys::statfs::{
+        fstatfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, DEBUGFS_MAGIC, PROC_SUPER_MAGIC,
+        SECURITYFS_MAGIC, SYSFS_MAGIC,
+    };
+    fstatfs(dir).is_ok_and(|s| {
+        [
+            PROC_SUPER_MAGIC,
+            SYSFS_MAGIC,
+            CGROUP_SUPER_MAGIC,
+            CGROUP2_SUPER_MAGIC,
+            DEBUGFS_MAGIC,
+            SECURITYFS_MAGIC,
+        ]
+        .contains(&s.filesystem_type())
+    })
+}
+
 struct Hashing<W> {
     inner: W,
     hasher: sha2::Sha256,
@@ -328,7 +348,12 @@ impl<W: Write> Walker<W> {
                         self.put(p, false)?;
                     }
                     let sub = at::open_dir(dir, &name).map_err(self.fs(&path))?;
-                    self.walk(sub.as_fd(), &path)?;
+                    // A live container's /proc and /sys (cp reads through its mount
+                    // namespace) are the kernel's, not files: kept as empty directories, as
+                    // Docker's archive of a container has them.
+                    if !pseudo_fs(sub.as_fd()) {
+                        self.walk(sub.as_fd(), &path)?;
+                    }
                 }
                 libc::S_IFREG => self.file(dir, &name, path, &st)?,
                 libc::S_IFLNK => {
