@@ -278,3 +278,37 @@ fn cp_errors() {
     assert!(err.contains("read-only"), "{err}");
     e.ok(&["rm", "-f", "r", "ro"]);
 }
+
+#[test]
+fn cp_sees_a_running_containers_mounts() {
+    let e = with_busybox();
+    let src = e.path("bindsrc");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("from-host"), "h\n").unwrap();
+    let vol = format!("{}:/mnt", p(&src));
+    e.ok(&[
+        "run", "-d", "--name", "b", "-v", &vol, "busybox", "sleep", "1000",
+    ]);
+    // Into and out of a bind mount: the bind's source, as the container sees it.
+    let h = e.path("h.txt");
+    std::fs::write(&h, "in\n").unwrap();
+    e.ok(&["cp", p(&h), "b:/mnt/x"]);
+    assert_eq!(std::fs::read_to_string(src.join("x")).unwrap(), "in\n");
+    let out = e.path("fh");
+    e.ok(&["cp", "b:/mnt/from-host", p(&out)]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "h\n");
+    // The whole filesystem: /proc and /sys come as empty directories, not the kernel's
+    // files (which never end).
+    let o = e.berth(&["cp", "b:/", "-"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let names: Vec<String> = tar::Archive::new(&o.stdout[..])
+        .entries()
+        .unwrap()
+        .map(|en| en.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "proc/"), "{names:?}");
+    assert!(names.iter().any(|n| n == "mnt/from-host"), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("proc/") && n != "proc/"));
+    assert!(!names.iter().any(|n| n.starts_with("sys/") && n != "sys/"));
+    e.ok(&["rm", "-f", "b"]);
+}
