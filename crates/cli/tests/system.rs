@@ -171,6 +171,36 @@ fn update_running_and_stopped() {
         "on-failure"
     );
 
+    // A limit below what the container uses: the kernel's refusal, clearly; nothing changes.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hog",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 20000000 /dev/zero > /dev/shm/x; touch /ready; sleep 1000",
+    ]);
+    for _ in 0..500 {
+        if e.berth(&["exec", "hog", "test", "-e", "/ready"])
+            .status
+            .success()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let (code, _, err) = status(&e, &["update", "-m", "8m", "hog"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("below the current usage"), "{err}");
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.HostConfig.Memory}}", "hog"])
+            .trim(),
+        "0"
+    );
+    e.ok(&["rm", "-f", "hog"]);
+
     // Stopped: recorded, and applied when it starts.
     e.ok(&["create", "--name", "s", "busybox", "sleep", "1000"]);
     e.ok(&["update", "-m", "32m", "--pids-limit", "20", "s"]);
