@@ -49,10 +49,43 @@ impl PathStat {
     }
 }
 
-/// A container's filesystem, open for one copy. Dropping it unmounts what it mounted.
+/// A container's filesystem, open for one copy. Dropping it unmounts what it mounted, and
+/// then lets the container's monitor mount the rootfs again.
 struct Fs {
     root: OwnedFd,
     mounted: Option<PathBuf>,
+    _lock: Option<nix::fcntl::Flock<std::fs::File>>,
+}
+
+/// Serialises mounting a container's snapshot: the monitor takes it around mounting the
+/// rootfs, and a copy into a stopped container for as long as its own mount exists, so that
+/// the same upper directory is never mounted twice (overlayfs leaves that undefined).
+pub(crate) fn rootfs_lock(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let p = dir.join("rootfs.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(EngineError::io(&p))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| {
+        EngineError::Io {
+            path: p,
+            source: e.into(),
+        }
+    })
+}
+
+/// Whether something (the monitor) has mounted a filesystem at `p`.
+fn is_mountpoint(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::symlink_metadata(p),
+        p.parent().map(std::fs::symlink_metadata),
+    ) {
+        (Ok(a), Some(Ok(b))) => a.dev() != b.dev(),
+        _ => false,
+    }
 }
 
 impl Drop for Fs {
@@ -93,6 +126,21 @@ impl Engine {
                 Fs {
                     root,
                     mounted: None,
+                    _lock: None,
+                },
+            ));
+        }
+        let lock = rootfs_lock(&self.container_dir(&c.id))?;
+        let rootfs = self.container_dir(&c.id).join("rootfs");
+        if is_mountpoint(&rootfs) {
+            // It is being started (or restarted): its monitor's mount is the one to use.
+            let root = inroot::open_root(&rootfs).map_err(|e| sys_err(&rootfs, e))?;
+            return Ok((
+                c,
+                Fs {
+                    root,
+                    mounted: None,
+                    _lock: None,
                 },
             ));
         }
@@ -116,6 +164,7 @@ impl Engine {
                 Fs {
                     root,
                     mounted: Some(target),
+                    _lock: Some(lock),
                 },
             )),
             Err(e) => {

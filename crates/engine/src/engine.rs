@@ -352,7 +352,11 @@ impl Engine {
             .snapshots
             .mounts(&self.store.db, &c.id)
             .map_err(berth_image::StoreError::from)?;
-        mount_rootfs(&mounts, &rootfs)?;
+        {
+            // Not while `cp` has the stopped container's snapshot mounted.
+            let _lock = crate::cp::rootfs_lock(&dir)?;
+            mount_rootfs(&mounts, &rootfs)?;
+        }
         let files = spec::Managed {
             hostname: &dir.join("hostname"),
             hosts: &dir.join("hosts"),
