@@ -312,3 +312,39 @@ fn cp_sees_a_running_containers_mounts() {
     assert!(!names.iter().any(|n| n.starts_with("sys/") && n != "sys/"));
     e.ok(&["rm", "-f", "b"]);
 }
+
+#[test]
+fn a_start_during_a_copy_into_a_stopped_container_waits_for_it() {
+    let e = with_busybox();
+    e.ok(&["create", "--name", "w", "busybox", "cat", "/late"]);
+    let mut b = tar::Builder::new(Vec::new());
+    let mut hd = tar::Header::new_gnu();
+    hd.set_size(5);
+    hd.set_mode(0o644);
+    hd.set_cksum();
+    b.append_data(&mut hd, "late", &b"late\n"[..]).unwrap();
+    let data = b.into_inner().unwrap();
+    // The copy mounts the snapshot, then waits for its tar on stdin.
+    let mut cp = Command::new(bin())
+        .arg("--root")
+        .arg(e.root())
+        .args(["cp", "-", "w:/"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let start = Command::new(bin())
+        .arg("--root")
+        .arg(e.root())
+        .args(["start", "w"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    cp.stdin.take().unwrap().write_all(&data).unwrap();
+    assert!(cp.wait().unwrap().success());
+    assert!(start.wait_with_output().unwrap().status.success());
+    assert_eq!(e.ok(&["wait", "w"]).trim(), "0");
+    assert_eq!(e.ok(&["logs", "w"]), "late\n");
+    e.ok(&["rm", "w"]);
+}
