@@ -348,3 +348,21 @@ fn a_start_during_a_copy_into_a_stopped_container_waits_for_it() {
     assert_eq!(e.ok(&["logs", "w"]), "late\n");
     e.ok(&["rm", "w"]);
 }
+
+#[test]
+fn cp_follows_a_source_link_only_with_l() {
+    let e = with_busybox();
+    running(&e, "l", "echo T > /target && ln -s /target /link");
+    let d = e.path("ld");
+    std::fs::create_dir(&d).unwrap();
+    e.ok(&["cp", "l:/link", p(&d)]);
+    assert_eq!(
+        std::fs::read_link(d.join("link")).unwrap(),
+        Path::new("/target")
+    );
+    std::fs::remove_file(d.join("link")).unwrap();
+    // -L copies what it points to, under the link's name.
+    e.ok(&["cp", "-L", "l:/link", p(&d)]);
+    assert_eq!(std::fs::read_to_string(d.join("link")).unwrap(), "T\n");
+    e.ok(&["rm", "-f", "l"]);
+}

@@ -213,7 +213,11 @@ impl Engine {
             berth_image::diff::write_contents(dir.as_fd(), rename.map(str::as_bytes), &shown, out)
                 .map_err(fail)?;
         } else {
-            let name = rename.map_or(t.name.as_bytes(), str::as_bytes);
+            // A followed link keeps the name it was asked by (Docker's rebase with -L).
+            let asked = Path::new(path.trim_end_matches('/'))
+                .file_name()
+                .unwrap_or(&t.name);
+            let name = rename.map_or(asked.as_bytes(), str::as_bytes);
             berth_image::diff::write_entry(t.parent.as_fd(), &t.name, name, &shown, out)
                 .map_err(fail)?;
         }
