@@ -167,7 +167,11 @@ fn run(argv: Vec<String>) -> Result<()> {
     let (global, rest) = split_globals(&argv);
     let g = args::parse(GLOBAL, &global, true).map_err(|e| Failure::usage("", e))?;
     if g.on("version") {
-        println!("berth version {}", env!("CARGO_PKG_VERSION"));
+        println!(
+            "berth version {}, build {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("BERTH_GIT_COMMIT")
+        );
         return Ok(());
     }
     let Some((cmd, tail)) = rest.split_first() else {
