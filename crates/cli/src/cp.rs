@@ -186,9 +186,15 @@ fn copy_out(engine: &mut Engine, ctr: &str, src: &str, dst: &str, follow: bool) 
     let unpacked = unpack
         .join()
         .map_err(|_| Failure::new(1, "unpacking panicked"))?;
-    sent.map_err(daemon)?;
-    unpacked.map_err(|e| Failure::new(1, format!("copying to {dst}: {e}")))?;
-    Ok(n)
+    // When one side fails the other sees a broken pipe or a cut-off tar: report the cause.
+    match (sent, unpacked) {
+        (Ok(_), Ok(_)) => Ok(n),
+        (Err(e), Err(u)) if e.to_string().contains("Broken pipe") => {
+            Err(Failure::new(1, format!("copying to {dst}: {u}")))
+        }
+        (Err(e), _) => Err(daemon(e)),
+        (Ok(_), Err(u)) => Err(Failure::new(1, format!("copying to {dst}: {u}"))),
+    }
 }
 
 fn pipe() -> Result<(std::fs::File, std::fs::File)> {
@@ -270,9 +276,13 @@ fn copy_in(
     let packed = pack
         .join()
         .map_err(|_| Failure::new(1, "packing panicked"))?;
-    res.map_err(daemon)?;
-    packed.map_err(|e| Failure::new(1, format!("reading {src}: {e}")))?;
-    Ok(n)
+    // When one side fails the other sees a broken pipe or a cut-off tar: report the cause.
+    match (res, packed) {
+        (Ok(()), Ok(())) => Ok(n),
+        (Err(e), Err(p)) if p.kind() == std::io::ErrorKind::BrokenPipe => Err(daemon(e)),
+        (_, Err(p)) => Err(Failure::new(1, format!("reading {src}: {p}"))),
+        (Err(e), Ok(())) => Err(daemon(e)),
+    }
 }
 
 /// Packs the host path `src` as a tar whose top entry is `top` (or, with `None`, the
