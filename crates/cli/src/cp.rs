@@ -308,3 +308,27 @@ fn pack_host(
     }
     b.into_inner()?.flush()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_splits_container_paths() {
+        assert_eq!(split("c:/etc"), (Some("c"), "/etc"));
+        assert_eq!(split("c:rel"), (Some("c"), "rel"));
+        assert_eq!(split("/abs:x"), (None, "/abs:x"));
+        assert_eq!(split("./c:x"), (None, "./c:x"));
+        assert_eq!(split("file"), (None, "file"));
+        assert_eq!(split(":x"), (None, ":x"));
+        assert_eq!(split("-"), (None, "-"));
+    }
+
+    #[test]
+    fn parents_and_names() {
+        assert_eq!(parent_and_name("/a/b"), ("/a".into(), "b".into()));
+        assert_eq!(parent_and_name("/a/b/"), ("/a".into(), "b".into()));
+        assert_eq!(parent_and_name("b"), (".".into(), "b".into()));
+        assert_eq!(parent_and_name("/b"), ("/".into(), "b".into()));
+    }
+}

@@ -161,3 +161,40 @@ impl Engine {
         Ok(s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_percent_is_docker_s() {
+        let a = Sample {
+            cpu_total: 1_000,
+            system: 10_000,
+            online_cpus: 2,
+            ..Default::default()
+        };
+        // Half of the host's time over two CPUs is one whole CPU: 100%.
+        let b = Sample {
+            cpu_total: 6_000,
+            system: 20_000,
+            ..a.clone()
+        };
+        assert!((b.cpu_percent(&a) - 100.0).abs() < 1e-9);
+        assert_eq!(a.cpu_percent(&a), 0.0);
+        let m = Sample {
+            mem_usage: 25,
+            mem_limit: 100,
+            ..Default::default()
+        };
+        assert_eq!(m.mem_percent(), 25.0);
+        assert_eq!(Sample::default().mem_percent(), 0.0);
+    }
+
+    #[test]
+    fn host_facts() {
+        assert!(online_cpus() >= 1);
+        assert!(host_memory() > 0);
+        assert!(system_usage() > 0);
+    }
+}

@@ -250,3 +250,100 @@ impl Engine {
         container::update(&mut self.store, &c.id, |r| r.host_config = new.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(h: HostConfig) -> Container {
+        Container {
+            id: "0".repeat(64),
+            name: "c".into(),
+            image: String::new(),
+            created: String::new(),
+            config: Default::default(),
+            host_config: h,
+            state: Default::default(),
+            path: String::new(),
+            args: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn docker_checks() {
+        let c = with(HostConfig::default());
+        let err = |o: UpdateOptions| updated(&c, &o).unwrap_err().to_string();
+        assert!(err(UpdateOptions {
+            memory: Some(1 << 20),
+            ..Default::default()
+        })
+        .contains("6MB"));
+        assert!(err(UpdateOptions {
+            memory: Some(64 << 20),
+            memory_swap: Some(32 << 20),
+            ..Default::default()
+        })
+        .contains("larger than memory limit"));
+        assert!(err(UpdateOptions {
+            nano_cpus: Some(500_000_000),
+            cpu_quota: Some(50_000),
+            ..Default::default()
+        })
+        .contains("Conflicting options"));
+        assert!(err(UpdateOptions {
+            blkio_weight: Some(5),
+            ..Default::default()
+        })
+        .contains("blkio weight"));
+        let rm = with(HostConfig {
+            auto_remove: true,
+            ..Default::default()
+        });
+        let o = UpdateOptions {
+            restart: Some("always".into()),
+            ..Default::default()
+        };
+        assert!(updated(&rm, &o).is_err());
+        // Memory above an existing swap limit needs the swap limit too.
+        let swapped = with(HostConfig {
+            memory: 64 << 20,
+            memory_swap: 128 << 20,
+            ..Default::default()
+        });
+        let o = UpdateOptions {
+            memory: Some(256 << 20),
+            ..Default::default()
+        };
+        assert!(updated(&swapped, &o).is_err());
+        let o = UpdateOptions {
+            memory: Some(256 << 20),
+            memory_swap: Some(512 << 20),
+            ..Default::default()
+        };
+        assert_eq!(updated(&swapped, &o).unwrap().memory_swap, 512 << 20);
+    }
+
+    #[test]
+    fn live_resources_change_only_what_changed() {
+        let old = HostConfig {
+            memory: 64 << 20,
+            pids_limit: 10,
+            ..Default::default()
+        };
+        let new = HostConfig {
+            memory: 64 << 20,
+            pids_limit: 0,
+            nano_cpus: 1_500_000_000,
+            ..Default::default()
+        };
+        let r = live_resources(&old, &new).unwrap();
+        assert!(r.memory().is_none());
+        assert_eq!(r.pids().as_ref().map(|p| p.limit()), Some(-1));
+        let cpu = r.cpu().as_ref().unwrap();
+        assert_eq!((cpu.period(), cpu.quota()), (Some(100_000), Some(150_000)));
+        let unlimited = HostConfig::default();
+        let r = live_resources(&old, &unlimited).unwrap();
+        let m = r.memory().as_ref().unwrap();
+        assert_eq!((m.limit(), m.swap()), (Some(-1), Some(-1)));
+    }
+}
