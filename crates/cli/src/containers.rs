@@ -560,7 +560,7 @@ fn status_text(c: &Container) -> String {
     }
 }
 
-fn ps_row(c: &Container, no_trunc: bool) -> serde_json::Value {
+pub(crate) fn ps_row(c: &Container, no_trunc: bool) -> serde_json::Value {
     let cmd = quote_command(c);
     let cmd = if !no_trunc && cmd.chars().count() > 20 {
         format!("{}…", cmd.chars().take(19).collect::<String>())

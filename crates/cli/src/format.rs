@@ -41,6 +41,19 @@ pub fn human_size(size: f64) -> String {
     format!("{}{}", go_g(s, 3), UNITS[i])
 }
 
+/// go-units BytesSize: binary units, four significant digits (`1.5MiB`), as `stats` shows
+/// memory.
+pub fn bytes_size(size: f64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let mut s = size;
+    let mut i = 0;
+    while s >= 1024.0 && i < UNITS.len() - 1 {
+        s /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(s, 4), UNITS[i])
+}
+
 /// Go's `%.{p}g`: shortest of %e/%f with `p` significant digits, trailing zeros dropped.
 fn go_g(v: f64, p: i32) -> String {
     if v == 0.0 {

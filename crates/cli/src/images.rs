@@ -1,5 +1,5 @@
-//! Image commands: images, load, save, import, tag, rmi, history, inspect, image prune,
-//! system df.
+//! Image commands: images, load, save, import, tag, rmi, history, inspect, image prune
+//! (`system df` and `system prune` are in system.rs).
 
 use std::io::{IsTerminal, Read, Write};
 
@@ -64,7 +64,7 @@ fn now() -> i64 {
 }
 
 /// The rows `images` prints for one image: one per tag, or one `<none>` row.
-fn image_rows(store: &Store, img: &Image, digests: bool) -> Result<Vec<Value>> {
+pub(crate) fn image_rows(store: &Store, img: &Image, digests: bool) -> Result<Vec<Value>> {
     let cfg = store.config(img).unwrap_or_default();
     let created = cfg.created.as_deref().and_then(timefmt::parse);
     let base = json!({
@@ -656,40 +656,6 @@ fn prune(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
     Ok(())
 }
 
-pub fn system_df(g: &Globals, argv: &[String]) -> Result<()> {
-    let m = parse(
-        "system df",
-        &[flag("verbose", Some('v')), opt("format", None)],
-        argv,
-    )?;
-    let store = open(g)?;
-    let u = store.usage()?;
-    let pct = |r: u64, t: u64| match (r * 100).checked_div(t) {
-        None => String::new(),
-        Some(p) => format!(" ({p}%)"),
-    };
-    let rows = vec![
-        json!({"Type": "Images", "TotalCount": u.images.to_string(), "Active": u.active.to_string(), "Size": human_size(u.size as f64), "Reclaimable": format!("{}{}", human_size(u.reclaimable as f64), pct(u.reclaimable, u.size))}),
-        json!({"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
-        json!({"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
-        json!({"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
-    ];
-    let s = format::output(
-        m.get("format"),
-        &rows,
-        &[
-            ("Type", "TYPE"),
-            ("TotalCount", "TOTAL"),
-            ("Active", "ACTIVE"),
-            ("Size", "SIZE"),
-            ("Reclaimable", "RECLAIMABLE"),
-        ],
-    )
-    .map_err(|e| Failure::new(1, e))?;
-    let _ = std::io::stdout().lock().write_all(s.as_bytes());
-    Ok(())
-}
-
 /// Docker's prune report.
 fn print_pruned(removed: &berth_image::store::Removed, collected: &berth_image::gc::Collected) {
     let mut out = std::io::stdout().lock();
@@ -708,25 +674,4 @@ fn print_pruned(removed: &berth_image::store::Removed, collected: &berth_image::
         "Total reclaimed space: {}",
         human_size(collected.bytes as f64)
     );
-}
-
-pub fn system_prune(g: &Globals, argv: &[String]) -> Result<()> {
-    let m = parse(
-        "system prune",
-        &[
-            flag("all", Some('a')),
-            flag("force", Some('f')),
-            flag("volumes", None),
-        ],
-        argv,
-    )?;
-    if !m.on("force")
-        && !confirm("WARNING! This will remove:\n  - all dangling images\n  - unused build cache")
-    {
-        return Ok(());
-    }
-    let mut store = open(g)?;
-    let (removed, collected) = store.prune(m.on("all"))?;
-    print_pruned(&removed, &collected);
-    Ok(())
 }

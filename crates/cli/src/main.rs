@@ -3,10 +3,14 @@
 
 mod args;
 mod containers;
+mod cp;
 mod format;
 mod images;
 mod registry;
 mod signals;
+mod stats;
+mod system;
+mod update;
 mod volumes;
 
 use std::io::Write;
@@ -21,6 +25,8 @@ pub struct Failure {
     pub message: String,
     /// The command, for "See 'berth CMD --help'." after usage errors.
     pub usage_of: Option<String>,
+    /// Printed as it is, without "Error: " (docker's "Error response from daemon: ...").
+    pub raw: bool,
 }
 
 impl Failure {
@@ -29,6 +35,7 @@ impl Failure {
             status,
             message: message.into(),
             usage_of: None,
+            raw: false,
         }
     }
     pub fn usage(cmd: &str, message: impl Into<String>) -> Failure {
@@ -36,7 +43,14 @@ impl Failure {
             status: 125,
             message: message.into(),
             usage_of: Some(cmd.to_string()),
+            raw: false,
         }
+    }
+    /// An error from the engine, worded as docker words the daemon's.
+    pub fn daemon(mut self) -> Failure {
+        self.message = format!("Error response from daemon: {}", self.message);
+        self.raw = true;
+        self
     }
 }
 
@@ -100,6 +114,9 @@ Container commands:
   export      Export a container's filesystem as a tar archive
   diff        Inspect changes to files or directories on a container's filesystem
   port        List port mappings for the container
+  cp          Copy files/folders between a container and the local filesystem
+  update      Update configuration of one or more containers
+  stats       Display a live stream of container(s) resource usage statistics
   container prune   Remove all stopped containers
 
 Image commands:
@@ -118,6 +135,9 @@ Image commands:
   image       Manage images (ls, rm, inspect, prune, history, tag, load, save, import)
   system      Manage berth (df, prune)
   volume      Manage volumes (create, ls, inspect, rm, prune)
+  system      Manage berth (df, prune, info)
+  info        Display system-wide information
+  version     Show the berth version information
 ";
 
 fn split_globals(argv: &[String]) -> (Vec<String>, Vec<String>) {
@@ -150,7 +170,11 @@ fn run(argv: Vec<String>) -> Result<()> {
     let (global, rest) = split_globals(&argv);
     let g = args::parse(GLOBAL, &global, true).map_err(|e| Failure::usage("", e))?;
     if g.on("version") {
-        println!("berth version {}", env!("CARGO_PKG_VERSION"));
+        println!(
+            "berth version {}, build {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("BERTH_GIT_COMMIT")
+        );
         return Ok(());
     }
     let Some((cmd, tail)) = rest.split_first() else {
@@ -187,10 +211,8 @@ fn run(argv: Vec<String>) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("/var/lib/berth"));
     let globals = Globals { root };
     match cmd.as_str() {
-        "version" => {
-            println!("berth version {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        "version" => system::version(&globals, tail),
+        "info" => system::info(&globals, tail),
         "image" => {
             let Some((sub, tail)) = tail.split_first() else {
                 return Err(Failure::usage(
@@ -205,8 +227,9 @@ fn run(argv: Vec<String>) -> Result<()> {
             }
         }
         "system" => match tail.split_first() {
-            Some((s, t)) if s == "df" => images::system_df(&globals, t),
-            Some((s, t)) if s == "prune" => images::system_prune(&globals, t),
+            Some((s, t)) if s == "df" => system::system_df(&globals, t),
+            Some((s, t)) if s == "prune" => system::system_prune(&globals, t),
+            Some((s, t)) if s == "info" => system::info(&globals, t),
             _ => Err(Failure::usage(
                 "system",
                 "\"berth system\" requires a subcommand: df or prune",
@@ -228,6 +251,9 @@ fn run(argv: Vec<String>) -> Result<()> {
         "rename" | "container rename" => containers::rename(&globals, tail),
         "inspect" | "container inspect" => containers::inspect(&globals, cmd, tail),
         "top" => containers::top(&globals, tail),
+        "cp" => cp::cp(&globals, tail),
+        "update" => update::update(&globals, tail),
+        "stats" => stats::stats(&globals, tail),
         "commit" => containers::commit(&globals, tail),
         "export" => containers::export(&globals, tail),
         "diff" => containers::diff(&globals, tail),
@@ -266,6 +292,8 @@ fn main() {
                     format!("{cmd} ")
                 }
             );
+        } else if f.raw {
+            let _ = writeln!(err, "{}", f.message);
         } else {
             let _ = writeln!(err, "Error: {}", f.message);
         }

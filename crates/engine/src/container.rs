@@ -82,6 +82,15 @@ pub struct HostConfig {
     pub nano_cpus: i64,
     pub cpu_shares: u64,
     pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    /// Microseconds; 0 is the kernel's default.
+    pub cpu_period: i64,
+    /// Microseconds per period; 0 is unlimited.
+    pub cpu_quota: i64,
+    /// Bytes (the soft limit); 0 is unset.
+    pub memory_reservation: i64,
+    /// 10 to 1000; 0 is unset.
+    pub blkio_weight: u16,
     pub pids_limit: i64,
     /// (name, soft, hard), name as docker spells it (`nofile`).
     pub ulimits: Vec<(String, u64, u64)>,

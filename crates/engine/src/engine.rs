@@ -362,7 +362,11 @@ impl Engine {
             .snapshots
             .mounts(&self.store.db, &c.id)
             .map_err(berth_image::StoreError::from)?;
-        mount_rootfs(&mounts, &rootfs, c.host_config.auto_remove)?;
+        {
+            // Not while `cp` has the stopped container's snapshot mounted.
+            let _lock = crate::cp::rootfs_lock(&dir)?;
+            mount_rootfs(&mounts, &rootfs, c.host_config.auto_remove)?;
+        }
         self.populate_volumes(c, &rootfs)?;
         let files = spec::Managed {
             hostname: &dir.join("hostname"),
@@ -729,7 +733,7 @@ fn code_started(code: i32) -> bool {
 /// Mounts the container's snapshot at `target`. A `volatile` overlay (for `--rm`
 /// containers, whose writes never outlive them) skips the sync of the whole upper
 /// filesystem that unmounting an overlay otherwise does: a few ms per run on a busy disk.
-fn mount_rootfs(
+pub(crate) fn mount_rootfs(
     mounts: &[berth_image::snapshot::Mount],
     target: &Path,
     volatile: bool,

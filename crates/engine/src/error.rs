@@ -16,6 +16,9 @@ pub enum EngineError {
     },
     #[error("No such container: {0}")]
     NoSuchContainer(String),
+    /// A path `cp` was asked for is not in the container.
+    #[error("Could not find the file {path} in container {container}")]
+    NoSuchPath { path: String, container: String },
     #[error("Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
     NameInUse { name: String, id: String },
     #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
@@ -49,7 +52,7 @@ pub enum Kind {
 impl EngineError {
     pub fn kind(&self) -> Kind {
         match self {
-            EngineError::NoSuchContainer(_) => Kind::NotFound,
+            EngineError::NoSuchContainer(_) | EngineError::NoSuchPath { .. } => Kind::NotFound,
             EngineError::Store(berth_image::StoreError::NoSuchImage(_)) => Kind::NotFound,
             EngineError::NameInUse { .. } | EngineError::Conflict(_) => Kind::Conflict,
             EngineError::BadName(_) | EngineError::Invalid(_) => Kind::Invalid,

@@ -11,7 +11,7 @@ impl Engine {
         let dir = self.container_dir(&c.id);
         let s = &c.state;
         let zero = "0001-01-01T00:00:00Z";
-        json!({
+        let mut v = json!({
             "Id": c.id,
             "Created": c.created,
             "Path": c.path,
@@ -88,6 +88,10 @@ impl Engine {
                 "IPAddress": "",
                 "Networks": {},
             },
-        })
+        });
+        if let Some(h) = v["HostConfig"].as_object_mut() {
+            h.extend(crate::update::resources_json(&c.host_config));
+        }
+        v
     }
 }

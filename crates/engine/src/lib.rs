@@ -4,13 +4,17 @@
 
 pub mod commit;
 pub mod container;
+pub mod cp;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod info;
 pub mod inspect;
 pub mod logs;
 pub mod monitor;
 pub mod spec;
+pub mod stats;
+pub mod update;
 pub mod volume;
 
 pub use container::{Container, Status};

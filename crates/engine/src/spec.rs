@@ -558,6 +558,7 @@ pub fn build(
     if h.pids_limit != 0 {
         res["pids"]["limit"] = json!(h.pids_limit);
     }
+    crate::update::more_resources(h, res);
     let mut devices = Vec::new();
     for (host, inside, perms) in &h.devices {
         let (kind, major, minor, mode) = device_of(host)?;

@@ -34,6 +34,8 @@ pub enum Whiteouts {
     /// The target is a flat rootfs holding the layers below: whited-out files are deleted,
     /// and an opaque directory loses whatever the lower layers put in it.
     Remove,
+    /// Not a layer at all (`cp`): `.wh.` names are ordinary files.
+    Literal,
 }
 
 /// Bounds on what one layer may make us read and write.
@@ -688,8 +690,9 @@ impl Applier<'_> {
         };
         let nb = name.as_bytes();
 
+        let layer = self.opts.whiteouts != Whiteouts::Literal;
         // Whiteouts and other `.wh.` names.
-        if comps.iter().any(|c| c.as_bytes().starts_with(META_PREFIX)) {
+        if layer && comps.iter().any(|c| c.as_bytes().starts_with(META_PREFIX)) {
             content(s, &mut self.buf)?;
             if nb == OPAQUE && !parent.iter().any(|c| c.as_bytes().starts_with(WHITEOUT)) {
                 return self.opaque(e, parent);
@@ -697,10 +700,10 @@ impl Applier<'_> {
             // aufs metadata (`.wh..wh.plnk`, `.wh..wh.aufs`...): not part of the image.
             return Ok(());
         }
-        if parent.iter().any(|c| c.as_bytes().starts_with(WHITEOUT)) {
+        if layer && parent.iter().any(|c| c.as_bytes().starts_with(WHITEOUT)) {
             return Err(invalid("a whiteout cannot be a directory"));
         }
-        if let Some(target) = nb.strip_prefix(WHITEOUT) {
+        if let Some(target) = nb.strip_prefix(WHITEOUT).filter(|_| layer) {
             content(s, &mut self.buf)?;
             if target.is_empty() || target == b"." || target == b".." {
                 return Err(ApplyError::Escape { path: e.shown() });
@@ -906,6 +909,8 @@ impl Applier<'_> {
                 };
                 at::remove_all(dir.as_fd(), target).map_err(fs)
             }
+            // Never called: literal names don't reach here.
+            Whiteouts::Literal => Ok(()),
         }
     }
 
@@ -927,6 +932,7 @@ impl Applier<'_> {
                 };
                 self.prune(dir.as_fd(), &rel_path(dir_comps)).map_err(fs)
             }
+            Whiteouts::Literal => Ok(()),
         }
     }
 

@@ -57,19 +57,70 @@ pub fn write_layer(dir: &Path, out: impl Write) -> Result<Digest> {
     };
     let root = inroot::open_root(dir).map_err(fs)?;
     let top = at::open_dir(root.as_fd(), OsStr::new(".")).map_err(fs)?;
-    let mut w = Walker {
-        tar: tar::Builder::new(Hashing {
-            inner: out,
-            hasher: sha2::Sha256::new(),
-        }),
-        base: dir.to_path_buf(),
-        links: HashMap::new(),
-        buf: vec![0u8; 128 << 10],
-    };
+    let mut w = Walker::new(dir, out);
     w.walk(top.as_fd(), b"")?;
     let mut hashing = w.tar.into_inner().map_err(DiffError::Write)?;
     hashing.inner.flush().map_err(DiffError::Write)?;
     Ok(Digest::from_hash(&hashing.hasher.finalize()))
+}
+
+/// Writes `name` in the directory `dir` (an fd the caller resolved safely), and everything
+/// below it if it is a directory, as a tar whose top entry is called `as_name` (`cp`).
+/// `shown` is the path errors report.
+pub fn write_entry(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    as_name: &[u8],
+    shown: &Path,
+    out: impl Write,
+) -> Result<()> {
+    let mut w = Walker::new(shown, out);
+    w.one(dir, name, as_name.to_vec())?;
+    let mut hashing = w.tar.into_inner().map_err(DiffError::Write)?;
+    hashing.inner.flush().map_err(DiffError::Write)
+}
+
+/// Writes the contents of the directory `dir` (an fd the caller resolved safely), each
+/// name under `prefix` when given (`cp` of `DIR/.`).
+pub fn write_contents(
+    dir: BorrowedFd<'_>,
+    prefix: Option<&[u8]>,
+    shown: &Path,
+    out: impl Write,
+) -> Result<()> {
+    let fs = |source| DiffError::Fs {
+        path: shown.to_path_buf(),
+        source,
+    };
+    let top = at::open_dir(dir, OsStr::new(".")).map_err(fs)?;
+    let mut w = Walker::new(shown, out);
+    if let Some(p) = prefix {
+        let st = inroot::fstat(top.as_fd()).map_err(fs)?;
+        w.put(Pending::new(p.to_vec(), EntryType::Directory, &st), true)?;
+    }
+    w.walk(top.as_fd(), prefix.unwrap_or(b""))?;
+    let mut hashing = w.tar.into_inner().map_err(DiffError::Write)?;
+    hashing.inner.flush().map_err(DiffError::Write)
+}
+
+/// Whether `dir` is on a kernel pseudo filesystem (proc, sysfs and its relatives), whose
+/// files are not data and may be endless (`/proc/kcore`).
+fn pseudo_fs(dir: BorrowedFd<'_>) -> bool {
+    use nix::sys::statfs::{
+        fstatfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC, DEBUGFS_MAGIC, PROC_SUPER_MAGIC,
+        SECURITYFS_MAGIC, SYSFS_MAGIC,
+    };
+    fstatfs(dir).is_ok_and(|s| {
+        [
+            PROC_SUPER_MAGIC,
+            SYSFS_MAGIC,
+            CGROUP_SUPER_MAGIC,
+            CGROUP2_SUPER_MAGIC,
+            DEBUGFS_MAGIC,
+            SECURITYFS_MAGIC,
+        ]
+        .contains(&s.filesystem_type())
+    })
 }
 
 struct Hashing<W> {
@@ -177,6 +228,18 @@ impl Pending {
 }
 
 impl<W: Write> Walker<W> {
+    fn new(base: &Path, out: W) -> Self {
+        Walker {
+            tar: tar::Builder::new(Hashing {
+                inner: out,
+                hasher: sha2::Sha256::new(),
+            }),
+            base: base.to_path_buf(),
+            links: HashMap::new(),
+            buf: vec![0u8; 128 << 10],
+        }
+    }
+
     fn shown(&self, path: &[u8]) -> PathBuf {
         self.base.join(OsStr::from_bytes(path))
     }
@@ -233,8 +296,23 @@ impl<W: Write> Walker<W> {
         names.sort();
         for name in names {
             let path = join(prefix, name.as_bytes());
+            self.one(dir, &name, path)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `name` in `dir` as `path` (and, for a directory, everything below it).
+    fn one(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: Vec<u8>) -> Result<()> {
+        let prefix: &[u8] = match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => &path[..i],
+            None => b"",
+        };
+        let prefix = prefix.to_vec();
+        let prefix = &prefix[..];
+        let name = name.to_os_string();
+        {
             let Some(st) = at::lstat(dir, &name).map_err(self.fs(&path))? else {
-                continue; // removed meanwhile
+                return Ok(()); // removed meanwhile
             };
             let fmt = st.st_mode & libc::S_IFMT;
             if fmt == libc::S_IFCHR && st.st_rdev == 0 {
@@ -245,7 +323,7 @@ impl<W: Write> Walker<W> {
                 );
                 p.header.set_mode(0o600);
                 self.put(p, false)?;
-                continue;
+                return Ok(());
             }
             if fmt != libc::S_IFDIR && st.st_nlink > 1 {
                 let key = (st.st_dev, st.st_ino);
@@ -253,7 +331,7 @@ impl<W: Write> Walker<W> {
                     let mut p = Pending::new(path, EntryType::Link, &st);
                     p.link(&first);
                     self.put(p, false)?;
-                    continue;
+                    return Ok(());
                 }
                 self.links.insert(key, path.clone());
             }
@@ -270,7 +348,12 @@ impl<W: Write> Walker<W> {
                         self.put(p, false)?;
                     }
                     let sub = at::open_dir(dir, &name).map_err(self.fs(&path))?;
-                    self.walk(sub.as_fd(), &path)?;
+                    // A live container's /proc and /sys (cp reads through its mount
+                    // namespace) are the kernel's, not files: kept as empty directories, as
+                    // Docker's archive of a container has them.
+                    if !pseudo_fs(sub.as_fd()) {
+                        self.walk(sub.as_fd(), &path)?;
+                    }
                 }
                 libc::S_IFREG => self.file(dir, &name, path, &st)?,
                 libc::S_IFLNK => {

@@ -357,6 +357,19 @@ fn overlay_whiteouts_are_char_devices_and_opaque_xattrs() {
     assert!(!dir.path().join("d/.wh..wh..opq").exists());
 }
 
+#[test]
+fn literal_mode_keeps_wh_names_as_files() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a"), b"kept").unwrap();
+    apply_to(dir.path(), &upper_layer(), Whiteouts::Literal);
+    // `cp` is no layer: `.wh.` names are files like any other, and nothing is removed.
+    assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"kept");
+    for f in [".wh.a", ".wh.tree", "d/.wh..wh..opq", ".wh..wh.plnk/1.2"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    assert!(lgetxattr(&dir.path().join("d"), "trusted.overlay.opaque").is_none());
+}
+
 struct Mount(PathBuf);
 
 impl Drop for Mount {
