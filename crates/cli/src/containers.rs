@@ -27,6 +27,7 @@ fn open(g: &Globals, runs: bool) -> Result<Engine> {
 
 const CREATE_FLAGS: &[Flag] = &[
     flag("detach", Some('d')),
+    opt("detach-keys", None),
     flag("interactive", Some('i')),
     flag("tty", Some('t')),
     flag("rm", None),
@@ -387,9 +388,6 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
             None => (l.clone(), String::new()),
         })
         .collect();
-    if m.on("tty") {
-        return Err(Failure::new(125, "-t (a terminal) is not supported yet"));
-    }
     Ok(CreateOptions {
         name: m.get("name").map(String::from),
         image: image.clone(),
@@ -399,7 +397,7 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
         workdir: m.get("workdir").map(String::from),
         user: m.get("user").map(String::from),
         hostname: m.get("hostname").map(String::from),
-        tty: false,
+        tty: m.on("tty"),
         interactive: m.on("interactive"),
         labels,
         stop_signal: m.get("stop-signal").map(String::from),
@@ -456,10 +454,18 @@ pub fn run(g: &Globals, argv: &[String]) -> Result<()> {
     ensure_image(g, &mut engine, &o.image, m.get("pull"))?;
     let c = engine.create(o).map_err(|e| engine_failure(e, true))?;
     let detach = m.on("detach");
-    let attach = Attach {
-        stdin: m.on("interactive") && !detach,
-        stdout: !detach,
-        stderr: !detach,
+    let mut bridge = None;
+    let attach = if c.config.tty && !detach {
+        let (a, sock) = crate::attach::prepare(&c, m.on("interactive"))?;
+        bridge = sock;
+        a
+    } else {
+        Attach {
+            stdin: m.on("interactive") && !detach,
+            stdout: !detach,
+            stderr: !detach,
+            ..Default::default()
+        }
     };
     let started = match engine.start(&c.id, &monitor_exe()?, &attach) {
         Ok(s) => s,
@@ -477,7 +483,13 @@ pub fn run(g: &Globals, argv: &[String]) -> Result<()> {
         return Ok(());
     }
     drop(engine);
-    let code = crate::signals::proxy_until_exit(g, &c.id, started)?;
+    drop(attach);
+    let code = match bridge {
+        Some(sock) => {
+            crate::attach::bridge_started(sock, started, m.on("interactive"), m.get("detach-keys"))?
+        }
+        None => crate::signals::proxy_until_exit(g, &c.id, started)?,
+    };
     std::process::exit(code);
 }
 
@@ -493,7 +505,11 @@ pub fn create(g: &Globals, argv: &[String]) -> Result<()> {
 
 pub fn start(g: &Globals, argv: &[String]) -> Result<()> {
     let m = args::parse(
-        &[flag("attach", Some('a')), flag("interactive", Some('i'))],
+        &[
+            flag("attach", Some('a')),
+            flag("interactive", Some('i')),
+            opt("detach-keys", None),
+        ],
         argv,
         true,
     )
@@ -508,15 +524,37 @@ pub fn start(g: &Globals, argv: &[String]) -> Result<()> {
     let attach_one = m.on("attach") && m.args.len() == 1;
     let mut failed = false;
     for name in &m.args {
-        let attach = Attach {
-            stdin: attach_one && m.on("interactive"),
-            stdout: attach_one,
-            stderr: attach_one,
+        let tty = attach_one
+            && engine
+                .refresh(name)
+                .is_ok_and(|c| c.config.tty && c.state.status != Status::Running);
+        let mut bridge = None;
+        let attach = if tty {
+            let c = engine.refresh(name).map_err(|e| engine_failure(e, false))?;
+            let (a, sock) = crate::attach::prepare(&c, m.on("interactive"))?;
+            bridge = sock;
+            a
+        } else {
+            Attach {
+                stdin: attach_one && m.on("interactive"),
+                stdout: attach_one,
+                stderr: attach_one,
+                ..Default::default()
+            }
         };
         match engine.start(name, &monitor_exe()?, &attach) {
             Ok(s) if attach_one => {
                 drop(engine);
-                let code = crate::signals::proxy_until_exit(g, name, s)?;
+                drop(attach);
+                let code = match bridge {
+                    Some(sock) => crate::attach::bridge_started(
+                        sock,
+                        s,
+                        m.on("interactive"),
+                        m.get("detach-keys"),
+                    )?,
+                    None => crate::signals::proxy_until_exit(g, name, s)?,
+                };
                 std::process::exit(code);
             }
             Ok(_) => println!("{name}"),
@@ -810,6 +848,7 @@ pub fn exec(g: &Globals, argv: &[String]) -> Result<()> {
     let m = args::parse(
         &[
             flag("detach", Some('d')),
+            opt("detach-keys", None),
             flag("interactive", Some('i')),
             flag("tty", Some('t')),
             opt("env", Some('e')),
@@ -828,10 +867,12 @@ pub fn exec(g: &Globals, argv: &[String]) -> Result<()> {
             "\"berth exec\" requires at least 2 arguments.".into(),
         ));
     }
-    if m.on("tty") {
-        return Err(Failure::new(1, "-t (a terminal) is not supported yet"));
+    let tty = m.on("tty");
+    if tty && m.on("interactive") && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        return Err(Failure::new(1, "the input device is not a TTY"));
     }
     let o = berth_engine::exec::ExecOptions {
+        tty,
         cmd: m.args[1..].to_vec(),
         env: m.all("env").iter().map(|e| expand_env(e)).collect(),
         user: m.get("user").map(String::from),
@@ -847,22 +888,47 @@ pub fn exec(g: &Globals, argv: &[String]) -> Result<()> {
             unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) };
         }
     }
-    let pid = engine.exec(&m.args[0], &o).map_err(|e| match e.kind() {
-        Kind::Command(s) => Failure::new(s, e.to_string()),
-        _ => Failure::new(
-            if matches!(
-                e,
-                EngineError::Conflict(_) | EngineError::NoSuchContainer(_)
-            ) {
-                1
-            } else {
-                126
-            },
-            e.to_string(),
-        ),
-    })?;
+    let (pid, master) = engine
+        .exec_tty(&m.args[0], &o)
+        .map_err(|e| match e.kind() {
+            Kind::Command(s) => Failure::new(s, e.to_string()),
+            _ => Failure::new(
+                if matches!(
+                    e,
+                    EngineError::Conflict(_) | EngineError::NoSuchContainer(_)
+                ) {
+                    1
+                } else {
+                    126
+                },
+                e.to_string(),
+            ),
+        })?;
     if o.detach {
         return Ok(());
+    }
+    if let Some(master) = master {
+        use std::os::fd::AsFd;
+        let keys = match m.get("detach-keys") {
+            Some(k) => berth_engine::attach::parse_detach_keys(k)
+                .map_err(|e| Failure::new(125, e.to_string()))?,
+            None => berth_engine::attach::DEFAULT_DETACH_KEYS.to_vec(),
+        };
+        let stdin = std::io::stdin();
+        let interactive = m.on("interactive");
+        let raw = interactive
+            .then(|| berth_engine::attach::RawMode::enter(stdin.as_fd()))
+            .flatten();
+        let ended = berth_engine::attach::bridge_pty(
+            master,
+            interactive.then(|| stdin.as_fd()),
+            &mut std::io::stdout(),
+            interactive.then_some(keys.as_slice()),
+        );
+        drop(raw);
+        if ended.is_ok_and(|e| e == berth_engine::attach::Ended::Detached) {
+            return Ok(());
+        }
     }
     // We are its subreaper (the runtime made us one for an attached exec).
     use nix::sys::wait::{waitpid, WaitStatus};

@@ -2,6 +2,7 @@
 //! prints; the work is done in berth-image (and, later, the engine).
 
 mod args;
+mod attach;
 mod containers;
 mod cp;
 mod format;
@@ -104,6 +105,7 @@ Container commands:
   kill        Kill one or more running containers
   rm          Remove one or more containers
   wait        Block until one or more containers stop, then print their exit codes
+  attach      Attach local standard input, output, and error streams to a running container
   exec        Execute a command in a running container
   pause       Pause all processes within one or more containers
   unpause     Unpause all processes within one or more containers
@@ -252,6 +254,7 @@ fn run(argv: Vec<String>) -> Result<()> {
         "inspect" | "container inspect" => containers::inspect(&globals, cmd, tail),
         "top" => containers::top(&globals, tail),
         "cp" => cp::cp(&globals, tail),
+        "attach" | "container attach" => attach::attach_cmd(&globals, tail),
         "update" => update::update(&globals, tail),
         "stats" => stats::stats(&globals, tail),
         "commit" => containers::commit(&globals, tail),

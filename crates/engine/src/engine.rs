@@ -91,6 +91,11 @@ pub struct Attach {
     pub stdin: bool,
     pub stdout: bool,
     pub stderr: bool,
+    /// A socket the caller bridges itself (a `-t` container's terminal), attached before
+    /// the container starts; see [`crate::attach::bridge`].
+    pub client: Option<std::os::fd::OwnedFd>,
+    /// The caller's window size, for a `-t` container's pty before it starts.
+    pub winsize: Option<(u16, u16)>,
 }
 
 fn now() -> String {
@@ -302,12 +307,30 @@ impl Engine {
             .stdin(stdio(attach.stdin))
             .stdout(stdio(attach.stdout))
             .stderr(stdio(attach.stderr));
+        if attach.stdin {
+            // Our stdin is the container's (`run -i`): not just a /dev/null of ours.
+            cmd.env("BERTH_STDIN", "1");
+        }
+        if attach.client.is_some() {
+            // Fd 4 is ours to read only when we say so: a caller's own fd 4 can leak here.
+            cmd.env("BERTH_CLIENT_FD", crate::monitor::CLIENT_FD.to_string());
+        }
+        if let Some((rows, cols)) = attach.winsize {
+            cmd.env("BERTH_TTY_SIZE", format!("{rows}:{cols}"));
+        }
         let w = std::os::fd::AsRawFd::as_raw_fd(&report_w);
+        let client = attach.client.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
         // SAFETY: between fork and exec only async-signal-safe calls: setsid and dup2.
         unsafe {
             cmd.pre_exec(move || {
                 nix::unistd::setsid().map_err(std::io::Error::from)?;
-                if libc::dup2(w, crate::monitor::REPORT_FD) < 0 {
+                // Out of the way first, so that neither lands on the other's number.
+                let w = libc::fcntl(w, libc::F_DUPFD_CLOEXEC, 10);
+                let c = client.map_or(-1, |c| libc::fcntl(c, libc::F_DUPFD_CLOEXEC, 10));
+                if w < 0 || libc::dup2(w, crate::monitor::REPORT_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if c >= 0 && libc::dup2(c, crate::monitor::CLIENT_FD) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -353,8 +376,13 @@ impl Engine {
         }
     }
 
-    /// In the monitor: mount the rootfs, write the OCI config, create and start.
-    pub(crate) fn start_in_monitor(&mut self, c: &Container) -> Result<i32> {
+    /// In the monitor: mount the rootfs, write the OCI config, create and start. A `-t`
+    /// container's pty master comes back with the pid, sized `winsize` before it starts.
+    pub(crate) fn start_in_monitor(
+        &mut self,
+        c: &Container,
+        winsize: Option<(u16, u16)>,
+    ) -> Result<(i32, Option<std::os::fd::OwnedFd>)> {
         let dir = self.container_dir(&c.id);
         let rootfs = dir.join("rootfs");
         let mounts = self
@@ -387,12 +415,19 @@ impl Engine {
             root: runtime_root,
             id: c.id.clone(),
             bundle: dir.clone(),
-            console: berth_runtime::create::Console::None,
+            console: if c.config.tty {
+                berth_runtime::create::Console::Internal
+            } else {
+                berth_runtime::create::Console::None
+            },
             pid_file: None,
             no_pivot: false,
             preserve_fds: 0,
         })
         .map_err(command_error)?;
+        if let (Some(m), Some((rows, cols))) = (&created.console, winsize) {
+            let _ = berth_sys::pty::set_winsize(std::os::fd::AsFd::as_fd(m), rows, cols);
+        }
         berth_runtime::start::start(&created.container).map_err(command_error)?;
         let pid = created.container.record.init_pid;
         let me = std::process::id() as i32;
@@ -410,7 +445,7 @@ impl Engine {
                 r.state.restart_count = 0;
             }
         })?;
-        Ok(pid)
+        Ok((pid, created.console))
     }
 
     /// After the container exited (or failed to start): release the runtime state and the

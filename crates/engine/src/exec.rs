@@ -19,11 +19,22 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     pub detach: bool,
     pub privileged: bool,
+    /// `-t`: the process gets a pty, whose master [`Engine::exec_tty`] returns.
+    pub tty: bool,
 }
 
 impl Engine {
     /// Starts the process; returns its pid (the caller waits for it unless detached).
     pub fn exec(&mut self, id: &str, o: &ExecOptions) -> Result<i32> {
+        self.exec_tty(id, o).map(|(pid, _)| pid)
+    }
+
+    /// [`Engine::exec`], also returning the pty master of a `-t` process.
+    pub fn exec_tty(
+        &mut self,
+        id: &str,
+        o: &ExecOptions,
+    ) -> Result<(i32, Option<std::os::fd::OwnedFd>)> {
         let c = self.refresh(id)?;
         match c.state.status {
             Status::Running => {}
@@ -74,8 +85,11 @@ impl Engine {
             .additional_gids(groups)
             .build()
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        if o.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+            env.push("TERM=xterm".into());
+        }
         let mut b = ProcessBuilder::default()
-            .terminal(false)
+            .terminal(o.tty)
             .user(user)
             .args(o.cmd.clone())
             .env(env)
@@ -93,14 +107,18 @@ impl Engine {
             &rc,
             berth_runtime::exec::ExecOptions {
                 process,
-                console: berth_runtime::create::Console::None,
+                console: if o.tty && !o.detach {
+                    berth_runtime::create::Console::Internal
+                } else {
+                    berth_runtime::create::Console::None
+                },
                 pid_file: None,
                 preserve_fds: 0,
                 attached: !o.detach,
             },
         )
         .map_err(crate::engine::command_error)?;
-        Ok(done.pid)
+        Ok((done.pid, done.console))
     }
 
     pub fn pause(&mut self, id: &str) -> Result<()> {

@@ -2,6 +2,7 @@
 //! Each container has a monitor process of its own (see [`monitor`]), so containers keep
 //! running when no `berth` command does.
 
+pub mod attach;
 pub mod commit;
 pub mod container;
 pub mod cp;

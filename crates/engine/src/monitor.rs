@@ -13,6 +13,7 @@ use std::path::Path;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
+use crate::attach::{self, Hub};
 use crate::container;
 use crate::engine::Engine;
 use crate::error::{EngineError, Kind, Result};
@@ -20,6 +21,9 @@ use crate::logs::JsonLog;
 
 /// The fd the starter reads reports from.
 pub const REPORT_FD: RawFd = 3;
+
+/// Where a starter that bridges a terminal itself passes its end of the attach socket.
+pub const CLIENT_FD: RawFd = 4;
 
 fn report(line: &str) {
     // SAFETY: fd 3 is the report pipe the starter set up (or nothing, and write fails).
@@ -102,9 +106,10 @@ fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
     let c = container::find(&engine.store, id)?;
     // What the starter gave us as 0, 1 and 2 is the attached client's; keep copies, then let
     // the container write into pipes that we read.
-    let attached_in = (c.config.open_stdin && is_open(0))
-        .then(|| dup_cloexec(0))
-        .flatten();
+    let attached_in =
+        (c.config.open_stdin && std::env::var_os("BERTH_STDIN").is_some() && is_open(0))
+            .then(|| dup_cloexec(0))
+            .flatten();
     let mut out_w = dup_cloexec(1).map(std::fs::File::from);
     let mut err_w = dup_cloexec(2).map(std::fs::File::from);
     let devnull = std::fs::File::open("/dev/null").map_err(EngineError::io("/dev/null"))?;
@@ -113,14 +118,26 @@ fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
         c.host_config.log_max_size.max(0) as u64,
         c.host_config.log_max_file.max(1),
     )?;
+    // A foreground `run -t` hands us its end of a socket pair as fd 4: the first client.
+    let first_client = std::env::var_os("BERTH_CLIENT_FD")
+        .is_some_and(|_| is_open(CLIENT_FD))
+        .then(|| dup_cloexec(CLIENT_FD))
+        .flatten();
+    let dir = engine.container_dir(&c.id);
+    let mut hub = Hub::open(&dir, first_client);
+    let winsize = std::env::var("BERTH_TTY_SIZE").ok().and_then(|v| {
+        let (r, c) = v.split_once(':')?;
+        Some((r.parse().ok()?, c.parse().ok()?))
+    });
     let mut first = true;
     let mut backoff = std::time::Duration::from_millis(100);
-    loop {
+    let result = loop {
         let c = container::find(&engine.store, id)?;
-        let started = start_once(engine, &c, attached_in.as_ref(), &devnull);
-        let (out_r, err_r, pid) = match started {
+        let started = start_once(engine, &c, attached_in.as_ref(), &devnull, winsize);
+        let (streams, pid) = match started {
             Ok(x) => x,
             Err(e) if first => {
+                hub.close(&dir);
                 let _ = engine.finish(&c, None);
                 return Err(e);
             }
@@ -128,7 +145,7 @@ fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
                 // A restart that fails ends the container, with the error on record.
                 let msg = e.to_string();
                 let _ = container::update(&mut engine.store, &c.id, |r| r.state.error = msg);
-                return engine.finish(&c, Some(128));
+                break engine.finish(&c, Some(128));
             }
         };
         if first {
@@ -144,11 +161,11 @@ fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
                 nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
         }
         let began = std::time::Instant::now();
-        pump(out_r, err_r, &mut log, &mut out_w, &mut err_w)?;
+        pump(streams, &mut hub, &mut log, &mut out_w, &mut err_w)?;
         let code = wait_for(pid);
         let c = container::find(&engine.store, id)?;
         if !should_restart(&c, code) {
-            return engine.finish(&c, Some(code));
+            break engine.finish(&c, Some(code));
         }
         engine.prepare_restart(&c, code)?;
         // Docker's back-off: doubling from 100 ms, reset after a run of 10 s or more.
@@ -161,6 +178,7 @@ fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
         loop {
             let c = container::find(&engine.store, id)?;
             if c.state.stopping {
+                hub.close(&dir);
                 return engine.finish(&c, Some(code));
             }
             let now = std::time::Instant::now();
@@ -169,7 +187,9 @@ fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
             }
             std::thread::sleep((until - now).min(std::time::Duration::from_millis(50)));
         }
-    }
+    };
+    hub.close(&dir);
+    result
 }
 
 /// Whether the restart policy brings the container back after it exited with `code`.
@@ -191,27 +211,71 @@ fn should_restart(c: &container::Container, code: i32) -> bool {
     }
 }
 
+/// Where a started container's stdio are, from the monitor's side.
+struct Streams {
+    /// stdout, or the pty master of a `-t` container (both its output and its input).
+    out: OwnedFd,
+    err: Option<OwnedFd>,
+    /// Where attached clients' input goes: the write end of the container's stdin pipe
+    /// (`-i` with nobody attached at start), or a dup of the pty master.
+    stdin: Option<std::fs::File>,
+    tty: bool,
+}
+
 /// Starts the container with its stdout and stderr on fresh pipes (and stdin on the
-/// client's, when attached with -i); returns the read ends and the pid.
+/// client's, when attached with -i; or on a pipe we keep for later attaches, with -i
+/// alone), or on a pty with -t; returns our ends and the pid.
 fn start_once(
     engine: &mut Engine,
     c: &container::Container,
     stdin: Option<&OwnedFd>,
     devnull: &std::fs::File,
-) -> Result<(OwnedFd, OwnedFd, i32)> {
-    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
-    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
+    winsize: Option<(u16, u16)>,
+) -> Result<(Streams, i32)> {
+    let pipe = || {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))
+    };
+    if c.config.tty {
+        let (pid, master) = engine.start_in_monitor(c, winsize)?;
+        let master =
+            master.ok_or_else(|| EngineError::Monitor("the runtime gave no pty master".into()))?;
+        let input = master
+            .try_clone()
+            .map_err(|e| EngineError::Monitor(format!("dup: {e}")))?;
+        return Ok((
+            Streams {
+                out: master,
+                err: None,
+                stdin: Some(std::fs::File::from(input)),
+                tty: true,
+            },
+            pid,
+        ));
+    }
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let mut keep_stdin = None;
+    let mut stdin_r = None;
+    if stdin.is_none() && c.config.open_stdin {
+        let (r, w) = pipe()?;
+        stdin_r = Some(r);
+        keep_stdin = Some(std::fs::File::from(w));
+    }
+    let stdin_fd = stdin
+        .map(|f| f.as_raw_fd())
+        .or(stdin_r.as_ref().map(|f| f.as_raw_fd()))
+        .unwrap_or(devnull.as_raw_fd());
     // SAFETY: dup2 onto 0/1/2 replaces our own stdio, which the container will inherit.
     unsafe {
-        libc::dup2(stdin.map_or(devnull.as_raw_fd(), |f| f.as_raw_fd()), 0);
+        libc::dup2(stdin_fd, 0);
         libc::dup2(out_w.as_raw_fd(), 1);
         libc::dup2(err_w.as_raw_fd(), 2);
     }
     drop(out_w);
     drop(err_w);
-    let started = engine.start_in_monitor(c);
+    drop(stdin_r);
+    let started = engine.start_in_monitor(c, None);
     // Only the container holds the pipes' write ends (and the client's stdin) now.
     // SAFETY: as above.
     unsafe {
@@ -219,22 +283,39 @@ fn start_once(
         libc::dup2(devnull.as_raw_fd(), 1);
         libc::dup2(devnull.as_raw_fd(), 2);
     }
-    started.map(|pid| (out_r, err_r, pid))
+    let (pid, _) = started?;
+    Ok((
+        Streams {
+            out: out_r,
+            err: Some(err_r),
+            stdin: keep_stdin,
+            tty: false,
+        },
+        pid,
+    ))
 }
 
-/// Copies the container's output into the log and to the attached client until both
-/// streams end (every writer is gone).
+/// Copies the container's output into the log, to the client that started it and to
+/// attached clients, and clients' input to the container, until the output ends (every
+/// writer is gone).
 fn pump(
-    out_r: OwnedFd,
-    err_r: OwnedFd,
+    streams: Streams,
+    hub: &mut Hub,
     log: &mut JsonLog,
     out_w: &mut Option<std::fs::File>,
     err_w: &mut Option<std::fs::File>,
 ) -> Result<()> {
-    let mut open = [Some(out_r), Some(err_r)];
+    let Streams {
+        out,
+        err,
+        mut stdin,
+        tty,
+    } = streams;
+    let mut open = [Some(out), err];
     let mut buf = vec![0u8; 32 << 10];
     while open.iter().any(Option::is_some) {
         let mut fds: Vec<PollFd<'_>> = Vec::new();
+        // What each poll entry is: 0 and 1 the streams, 2 the listener, 3+i client i.
         let mut which = Vec::new();
         for (i, f) in open.iter().enumerate() {
             if let Some(f) = f {
@@ -242,42 +323,84 @@ fn pump(
                 which.push(i);
             }
         }
+        if let Some(l) = hub.listener_fd() {
+            fds.push(PollFd::new(l, PollFlags::POLLIN));
+            which.push(2);
+        }
+        for (i, c) in hub.clients.iter().enumerate() {
+            fds.push(PollFd::new(c.sock.as_fd(), PollFlags::POLLIN));
+            which.push(3 + i);
+        }
         match nix::poll::poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(EngineError::Monitor(format!("poll: {e}"))),
         }
-        let ready: Vec<(usize, bool)> = fds
+        let ready: Vec<usize> = fds
             .iter()
             .zip(&which)
-            .map(|(p, i)| (*i, p.revents().is_some_and(|r| !r.is_empty())))
+            .filter(|(p, _)| p.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(_, i)| *i)
             .collect();
         drop(fds);
-        for (i, is_ready) in ready {
-            if !is_ready {
-                continue;
-            }
-            let n = match open[i].as_ref().map(|f| nix::unistd::read(f, &mut buf)) {
-                Some(Ok(n)) => n,
-                Some(Err(nix::errno::Errno::EINTR)) => continue,
-                _ => 0,
-            };
-            if n == 0 {
-                open[i] = None;
-                continue;
-            }
-            let stream = if i == 0 { "stdout" } else { "stderr" };
-            log.write(stream, &buf[..n]);
-            let sink = if i == 0 { &mut *out_w } else { &mut *err_w };
-            if let Some(w) = sink {
-                if w.write_all(&buf[..n]).is_err() {
-                    // The client went away; the container goes on, logged.
-                    *sink = None;
+        // Clients are handled last and from the highest index, so that dropping one
+        // doesn't shift the others still to be read.
+        for &i in ready.iter().rev() {
+            match i {
+                0 | 1 => {
+                    let n = match open[i].as_ref().map(|f| nix::unistd::read(f, &mut buf)) {
+                        Some(Ok(n)) => n,
+                        Some(Err(nix::errno::Errno::EINTR)) => continue,
+                        // EIO: the pty's last slave went away.
+                        _ => 0,
+                    };
+                    if n == 0 {
+                        open[i] = None;
+                        continue;
+                    }
+                    let (stream, kind) = if i == 0 {
+                        ("stdout", attach::STDOUT)
+                    } else {
+                        ("stderr", attach::STDERR)
+                    };
+                    log.write(stream, &buf[..n]);
+                    hub.broadcast(kind, &buf[..n]);
+                    let sink = if i == 0 { &mut *out_w } else { &mut *err_w };
+                    if let Some(w) = sink {
+                        if w.write_all(&buf[..n]).is_err() {
+                            // The client went away; the container goes on, logged.
+                            *sink = None;
+                        }
+                    }
+                }
+                2 => hub.accept(),
+                _ => {
+                    let Some(reqs) = hub.read_client(i - 3, &mut buf) else {
+                        continue;
+                    };
+                    for r in reqs {
+                        match r {
+                            attach::Request::Stdin(data) => {
+                                if let Some(w) = &mut stdin {
+                                    if w.write_all(&data).is_err() {
+                                        stdin = None;
+                                    }
+                                }
+                            }
+                            attach::Request::Resize(rows, cols) if tty => {
+                                if let Some(m) = &open[0] {
+                                    let _ = berth_sys::pty::set_winsize(m.as_fd(), rows, cols);
+                                }
+                            }
+                            attach::Request::Resize(..) => {}
+                        }
+                    }
                 }
             }
         }
     }
     log.flush();
+    hub.close_clients();
     Ok(())
 }
 

@@ -308,6 +308,19 @@ impl Prepared {
                 .map_err(|e| Error::Init(format!("selinux label {l:?}: {e}")))?;
         }
         berth_sys::fds::cloexec_from(3 + self.preserve_fds)?;
+        // execve keeps ignored signals ignored: whoever started us (an engine's monitor
+        // ignores SIGINT and SIGHUP from its terminal) must not pass that on, or ctrl-c on a
+        // container's tty would not interrupt anything.
+        for sig in nix::sys::signal::Signal::iterator() {
+            if matches!(
+                sig,
+                nix::sys::signal::Signal::SIGKILL | nix::sys::signal::Signal::SIGSTOP
+            ) {
+                continue;
+            }
+            // SAFETY: SIG_DFL installs no handler code; we exec right after.
+            let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) };
+        }
         // execve keeps the signal mask: a foreground `run` blocks everything to forward it.
         let _ = nix::sys::signal::sigprocmask(
             nix::sys::signal::SigmaskHow::SIG_SETMASK,
