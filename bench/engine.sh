@@ -60,6 +60,28 @@ sleep 0.5
 mon=$(pgrep -f -- "__monitor $BERTH_ROOT $rss" | head -1)
 mon_rss=$(awk '/VmRSS/ {print $2}' "/proc/$mon/status")
 "$berth" rm -f "$rss" >/dev/null
+
+# 200 detached containers: start them all, list them, weigh their monitors, remove them.
+n=200
+t0=$(date +%s.%N)
+for i in $(seq 1 $n); do "$berth" run -d --name "many$i" localhost/bench/bb:1 sleep 600 >/dev/null; done
+t1=$(date +%s.%N)
+running=$("$berth" ps -q | wc -l)
+hyperfine --runs 20 --warmup 3 --export-json "$out/ps200.json" -N "$berth ps" >/dev/null
+ps_ms=$(jq '.results[0].median * 1000 | . * 10 | floor / 10' "$out/ps200.json")
+mons=$(pgrep -f -- "__monitor $BERTH_ROOT " || true)
+mon_rss_total=0; mon_pss_total=0
+for p in $mons; do
+  r=$(awk '/^Rss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+  q=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+  mon_rss_total=$((mon_rss_total + r)); mon_pss_total=$((mon_pss_total + q))
+done
+t2=$(date +%s.%N)
+"$berth" rm -f $("$berth" ps -aq) >/dev/null
+t3=$(date +%s.%N)
+many=$(jq -n --arg n "$n" --arg up "$(echo "$t1 - $t0" | bc -l)" --arg down "$(echo "$t3 - $t2" | bc -l)" \
+  --arg running "$running" --arg ps "$ps_ms" --arg rss "$mon_rss_total" --arg pss "$mon_pss_total" \
+  '"\($n) detached containers: started in \($up | tonumber * 100 | floor / 100) s (\($running) running); ps \($ps) ms; monitors RSS \($rss | tonumber / 1024 | floor) MiB in all, PSS \($pss | tonumber / 1024 | floor) MiB; rm -f of all \($down | tonumber * 100 | floor / 100) s"')
 jq -r --arg per "$(echo "50 / ($end - $start)" | bc -l)" --arg rss "$mon_rss" '.results | map({(.command): .median}) | add as $m
   | "berth run --rm: \($m["berth run --rm"] * 1000 | . * 10 | floor / 10) ms",
     "podman run --rm: \($m["podman run --rm"] * 1000 | floor) ms (berth/podman \(($m["berth run --rm"] / $m["podman run --rm"]) * 1000 | floor / 1000))",
@@ -67,3 +89,4 @@ jq -r --arg per "$(echo "50 / ($end - $start)" | bc -l)" --arg rss "$mon_rss" '.
     "berth-runc run: \($m["berth-runc run"] * 1000 | . * 10 | floor / 10) ms (berth run / bare runtime \(($m["berth run --rm"] / $m["berth-runc run"]) * 100 | floor / 100))",
     "sequential berth run --rm: \($per | tonumber | floor) per second",
     "monitor RSS: \($rss) KiB"' "$out/engine.json"
+echo "$many" | jq -r .

@@ -802,6 +802,23 @@ pub fn stop(g: &Globals, argv: &[String]) -> Result<()> {
     )
 }
 
+/// `docker restart`: stop (with `-t`), then start again, detached.
+pub fn restart(g: &Globals, argv: &[String]) -> Result<()> {
+    let exe = monitor_exe()?;
+    each(
+        g,
+        "restart",
+        argv,
+        &[opt("time", Some('t')), opt("signal", Some('s'))],
+        |e, m, name| {
+            let t = m.get("time").and_then(|t| t.parse::<i64>().ok());
+            e.stop(name, t)?;
+            e.start(name, &exe, &Attach::default())
+                .map(|_| name.to_string())
+        },
+    )
+}
+
 pub fn kill(g: &Globals, argv: &[String]) -> Result<()> {
     each(
         g,

@@ -102,6 +102,7 @@ Container commands:
   ps          List containers
   logs        Fetch the logs of a container
   stop        Stop one or more running containers
+  restart     Restart one or more containers
   kill        Kill one or more running containers
   rm          Remove one or more containers
   wait        Block until one or more containers stop, then print their exit codes
@@ -251,6 +252,7 @@ fn run(argv: Vec<String>) -> Result<()> {
         "pause" | "container pause" => containers::pause(&globals, tail),
         "unpause" | "container unpause" => containers::unpause(&globals, tail),
         "rename" | "container rename" => containers::rename(&globals, tail),
+        "restart" | "container restart" => containers::restart(&globals, tail),
         "inspect" | "container inspect" => containers::inspect(&globals, cmd, tail),
         "top" => containers::top(&globals, tail),
         "cp" => cp::cp(&globals, tail),

@@ -684,3 +684,56 @@ fn diff_commit_export() {
     assert_eq!(code, 1);
     assert!(err.contains("No such container: nope"), "{err}");
 }
+
+#[test]
+fn restart_stops_and_starts_again() {
+    let e = with_busybox();
+    e.ok(&["run", "-d", "--name", "r", "busybox", "sleep", "100"]);
+    let before = e.ok(&["inspect", "-f", "{{.State.Pid}} {{.State.StartedAt}}", "r"]);
+    assert_eq!(e.ok(&["restart", "-t", "1", "r"]).trim(), "r");
+    let after = e.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Pid}} {{.State.StartedAt}} {{.State.Status}}",
+        "r",
+    ]);
+    assert!(after.trim().ends_with("running"), "{after}");
+    assert_ne!(
+        before.split(' ').next(),
+        after.split(' ').next(),
+        "a new init"
+    );
+    // A stopped container is simply started.
+    e.ok(&["stop", "-t", "1", "r"]);
+    e.ok(&["restart", "r"]);
+    let st = e.ok(&["inspect", "-f", "{{.State.Status}}", "r"]);
+    assert_eq!(st.trim(), "running");
+    let err = e.fails(&["restart", "nope"]);
+    assert!(err.contains("No such container: nope"), "{err}");
+    e.ok(&["rm", "-f", "r"]);
+}
+
+#[test]
+fn leftovers_of_a_monitor_killed_while_cleaning_up_are_swept() {
+    let e = with_busybox();
+    // What an --rm container's monitor leaves when killed after removing the record.
+    let ghost = "ab".repeat(32);
+    let dir = e.root().join("containers").join(&ghost);
+    std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+    std::fs::create_dir_all(e.root().join("runtime").join(&ghost)).unwrap();
+    // A fresh one may be a container being created (files first, record second): kept.
+    let fresh = "cd".repeat(32);
+    std::fs::create_dir_all(e.root().join("containers").join(&fresh)).unwrap();
+    common::sh(&format!(
+        "touch -d '-2 minutes' {} {}",
+        dir.display(),
+        e.root().join("runtime").join(&ghost).display()
+    ));
+    e.ok(&["ps", "-a"]);
+    assert!(!dir.exists(), "old leftovers go");
+    assert!(!e.root().join("runtime").join(&ghost).exists());
+    assert!(
+        e.root().join("containers").join(&fresh).exists(),
+        "new ones stay"
+    );
+}

@@ -745,14 +745,25 @@ impl Engine {
 
     /// Every container, each refreshed.
     pub fn containers(&mut self) -> Result<Vec<Container>> {
-        let ids: Vec<String> = container::list(&self.store)?
-            .into_iter()
-            .map(|c| c.id)
-            .collect();
+        let all = container::list(&self.store)?;
+        let ids: Vec<String> = all.iter().map(|c| c.id.clone()).collect();
         self.sweep_except(&ids);
         let mut out = Vec::new();
-        for id in ids {
-            if let Ok(c) = self.refresh(&id) {
+        for c in all {
+            let live = matches!(
+                c.state.status,
+                Status::Running | Status::Restarting | Status::Paused
+            );
+            let alive = c
+                .state
+                .monitor
+                .is_some_and(|(pid, start)| berth_sys::proc::alive(pid, start));
+            if live && !alive {
+                // Only a record that looks stale is read again and reconciled.
+                if let Ok(c) = self.refresh(&c.id) {
+                    out.push(c);
+                }
+            } else {
                 out.push(c);
             }
         }
