@@ -57,6 +57,8 @@ impl Engine {
                 },
                 "LogConfig": {"Type": "json-file", "Config": {}},
                 "ShmSize": 67108864,
+                "CgroupnsMode": c.host_config.cgroupns_mode,
+                "UsernsMode": c.host_config.userns_mode,
             },
             "GraphDriver": {
                 "Name": "overlayfs",
@@ -76,7 +78,7 @@ impl Engine {
                 "Env": c.config.env,
                 "Cmd": c.config.cmd,
                 "Image": c.config.image,
-                "Volumes": null,
+                "Volumes": if c.config.volumes.is_empty() { Value::Null } else { json!(c.config.volumes) },
                 "WorkingDir": c.config.working_dir,
                 "Entrypoint": c.config.entrypoint,
                 "OnBuild": null,
