@@ -377,14 +377,19 @@ fn ps_columns_and_format() {
     }
 }
 
+/// What is run, podman's and berth's `run` arguments, the exit code both give, and words
+/// both messages have.
+type RunCase<'a> = (&'a str, Vec<&'a str>, Vec<&'a str>, i32, Option<&'a str>);
+/// What is done, podman's and berth's arguments, and words both messages have.
+type StateCase<'a> = (&'a str, Vec<&'a str>, Vec<&'a str>, Option<&'a str>);
+
 #[test]
 fn exit_codes_and_messages() {
     let Some((e, mut p)) = setup("codes") else {
         return;
     };
     let img = p.image.clone();
-    // (what, podman's args, berth's args, shared code or None, words both messages have)
-    let cases: Vec<(&str, Vec<&str>, Vec<&str>, i32, Option<&str>)> = vec![
+    let cases: Vec<RunCase> = vec![
         (
             "exit 3",
             vec!["--rm", &img, "sh", "-c", "exit 3"],
@@ -457,7 +462,7 @@ fn exit_codes_and_messages() {
     let o = Podman::with_run_flags("run", &["--name", &stopped, &img, "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
     e.ok(&["run", "--name", "stopped", "parity", "true"]);
-    let cases: Vec<(&str, Vec<&str>, Vec<&str>, Option<&str>)> = vec![
+    let cases: Vec<StateCase> = vec![
         (
             "rm of a running container",
             vec!["rm", &running],
