@@ -259,6 +259,17 @@ fn mount_artifacts(c: &crate::container::Container, upper: &Path) -> Vec<Vec<u8>
                 .collect::<PathBuf>()
         })
         .filter(|r| !r.as_os_str().is_empty())
+        // Through a symlink in the upper dir the path would be looked up on the host; the
+        // layer walker never follows one either, so there is nothing to leave out there.
+        .filter(|r| {
+            r.ancestors().skip(1).all(|a| {
+                a.as_os_str().is_empty()
+                    || !upper
+                        .join(a)
+                        .symlink_metadata()
+                        .is_ok_and(|m| m.file_type().is_symlink())
+            })
+        })
         .collect();
     let mut skip: Vec<PathBuf> = rels
         .iter()
