@@ -76,7 +76,113 @@ const CREATE_FLAGS: &[Flag] = &[
     opt("restart", None),
     opt("log-opt", None),
     opt("log-driver", None),
+    opt("userns", None),
+    opt("cgroupns", None),
+    flag("oom-kill-disable", None),
+    opt("cpuset-mems", None),
+    opt("cpu-period", None),
+    opt("cpu-quota", None),
+    opt("memory-reservation", None),
+    opt("blkio-weight", None),
+    opt("kernel-memory", None),
+    flag("help", None),
 ];
+
+/// `run --help` and `create --help`: each flag of [`CREATE_FLAGS`] with docker's words.
+/// A flag missing here is still listed, without a description.
+const CREATE_HELP: &[(&str, &str, &str)] = &[
+    ("add-host", "list", "Add a custom host-to-IP mapping (host:ip)"),
+    ("blkio-weight", "uint16", "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)"),
+    ("cap-add", "list", "Add Linux capabilities"),
+    ("cap-drop", "list", "Drop Linux capabilities"),
+    ("cgroupns", "string", "Cgroup namespace to use (host|private)\n'host':    Run the container in the Docker host's cgroup namespace\n'private': Run the container in its own private cgroup namespace\n'':        Use the cgroup namespace as configured by the\n           default-cgroupns-mode option on the daemon (default)"),
+    ("cpu-period", "int", "Limit CPU CFS (Completely Fair Scheduler) period"),
+    ("cpu-quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota"),
+    ("cpu-shares", "int", "CPU shares (relative weight)"),
+    ("cpus", "decimal", "Number of CPUs"),
+    ("cpuset-cpus", "string", "CPUs in which to allow execution (0-3, 0,1)"),
+    ("cpuset-mems", "string", "MEMs in which to allow execution (0-3, 0,1)"),
+    ("detach", "", "Run container in background and print container ID"),
+    ("device", "list", "Add a host device to the container"),
+    ("dns", "list", "Set custom DNS servers"),
+    ("dns-option", "list", "Set DNS options"),
+    ("dns-search", "list", "Set custom DNS search domains"),
+    ("entrypoint", "string", "Overwrite the default ENTRYPOINT of the image"),
+    ("env", "list", "Set environment variables"),
+    ("env-file", "list", "Read in a file of environment variables"),
+    ("group-add", "list", "Add additional groups to join"),
+    ("help", "", "Print usage"),
+    ("hostname", "string", "Container host name"),
+    ("init", "", "Run an init inside the container that forwards signals and reaps processes"),
+    ("interactive", "", "Keep STDIN open even if not attached"),
+    ("ipc", "string", "IPC mode to use"),
+    ("kernel-memory", "bytes", "Kernel memory limit (deprecated, ignored)"),
+    ("label", "list", "Set meta data on a container"),
+    ("log-driver", "string", "Logging driver for the container"),
+    ("log-opt", "list", "Log driver options"),
+    ("memory", "bytes", "Memory limit"),
+    ("memory-reservation", "bytes", "Memory soft limit"),
+    ("memory-swap", "bytes", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
+    ("mount", "mount", "Attach a filesystem mount to the container"),
+    ("name", "string", "Assign a name to the container"),
+    ("net", "network", "Connect a container to a network"),
+    ("network", "network", "Connect a container to a network"),
+    ("oom-kill-disable", "", "Disable OOM Killer"),
+    ("pid", "string", "PID namespace to use"),
+    ("pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
+    ("platform", "string", "Set platform if server is multi-platform capable"),
+    ("privileged", "", "Give extended privileges to this container"),
+    ("pull", "string", "Pull image before running (\"always\", \"missing\", \"never\") (default \"missing\")"),
+    ("read-only", "", "Mount the container's root filesystem as read only"),
+    ("restart", "string", "Restart policy to apply when a container exits (default \"no\")"),
+    ("rm", "", "Automatically remove the container and its associated anonymous volumes when it exits"),
+    ("security-opt", "list", "Security Options"),
+    ("shm-size", "bytes", "Size of /dev/shm"),
+    ("sig-proxy", "", "Proxy received signals to the process (default true)"),
+    ("stop-signal", "string", "Signal to stop the container"),
+    ("stop-timeout", "int", "Timeout (in seconds) to stop a container"),
+    ("sysctl", "map", "Sysctl options (default map[])"),
+    ("tmpfs", "list", "Mount a tmpfs directory"),
+    ("tty", "", "Allocate a pseudo-TTY"),
+    ("ulimit", "ulimit", "Ulimit options (default [])"),
+    ("user", "string", "Username or UID (format: <name|uid>[:<group|gid>])"),
+    ("userns", "string", "User namespace to use"),
+    ("uts", "string", "UTS namespace to use"),
+    ("volume", "list", "Bind mount a volume"),
+    ("workdir", "string", "Working directory inside the container"),
+];
+
+/// Docker's usage text for `run` or `create`, from the flag table.
+fn create_usage(cmd: &str) -> String {
+    let what = if cmd == "run" {
+        "Create and run a new container from an image"
+    } else {
+        "Create a new container"
+    };
+    let mut flags: Vec<&Flag> = CREATE_FLAGS.iter().collect();
+    flags.sort_by_key(|f| f.long);
+    let mut out =
+        format!("\nUsage:  berth {cmd} [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n{what}\n\nOptions:\n");
+    for f in flags {
+        let (kind, text) = CREATE_HELP
+            .iter()
+            .find(|(l, _, _)| *l == f.long)
+            .map_or(("", ""), |(_, k, t)| (*k, *t));
+        let kind = if f.value && kind.is_empty() {
+            "string"
+        } else {
+            kind
+        };
+        let short = f.short.map_or("    ".to_string(), |c| format!("-{c}, "));
+        let left = format!("  {short}--{} {kind}", f.long);
+        let mut lines = text.lines();
+        out.push_str(&format!("{left:<33}{}\n", lines.next().unwrap_or_default()));
+        for l in lines {
+            out.push_str(&format!("{:33}{l}\n", ""));
+        }
+    }
+    out
+}
 
 /// go-units' RAMInBytes: `512`, `64m`, `1.5g`, `2GiB`, binary multiples; docker's message on
 /// a bad one.
@@ -374,6 +480,7 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
         }
     }
     host.ipc_mode = m.get("ipc").unwrap_or_default().to_string();
+    more_flags(cmd, m, &mut host)?;
     host.pid_mode = m.get("pid").unwrap_or_default().to_string();
     host.uts_mode = m.get("uts").unwrap_or_default().to_string();
     let stop_timeout = match m.get("stop-timeout") {
@@ -406,6 +513,57 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
     })
 }
 
+/// The namespace and resource flags `update` shares: the same parsing and messages.
+fn more_flags(
+    cmd: &str,
+    m: &Matches,
+    host: &mut berth_engine::container::HostConfig,
+) -> Result<()> {
+    let userns = m.get("userns").unwrap_or_default();
+    if !matches!(userns, "" | "host") {
+        return Err(usage(cmd, "--userns: invalid USER mode".into()));
+    }
+    host.userns_mode = userns.to_string();
+    let cgroupns = m.get("cgroupns").unwrap_or_default();
+    if !matches!(cgroupns, "" | "host" | "private") {
+        return Err(usage(cmd, "--cgroupns: invalid CGROUP mode".into()));
+    }
+    host.cgroupns_mode = cgroupns.to_string();
+    host.oom_kill_disable = m.on("oom-kill-disable");
+    host.cpuset_mems = m.get("cpuset-mems").unwrap_or_default().to_string();
+    let int = |name: &str| -> Result<i64> {
+        m.get(name).map_or(Ok(0), |v| {
+            v.parse().map_err(|_| {
+                usage(
+                    cmd,
+                    format!("invalid argument {v:?} for \"--{name}\" flag: strconv.ParseInt: parsing {v:?}: invalid syntax"),
+                )
+            })
+        })
+    };
+    host.cpu_period = int("cpu-period")?;
+    host.cpu_quota = int("cpu-quota")?;
+    if let Some(v) = m.get("blkio-weight") {
+        host.blkio_weight = v.parse().map_err(|_| {
+            usage(
+                cmd,
+                format!("invalid argument {v:?} for \"--blkio-weight\" flag: strconv.ParseUint: parsing {v:?}: invalid syntax"),
+            )
+        })?;
+    }
+    let ram = |name: &str| -> Result<i64> {
+        m.get(name).map_or(Ok(0), |v| {
+            ram_in_bytes(&format!("--{name}"), v).map_err(|mut f| {
+                f.usage_of = Some(cmd.to_string());
+                f
+            })
+        })
+    };
+    host.memory_reservation = ram("memory-reservation")?;
+    host.kernel_memory = ram("kernel-memory")?;
+    Ok(())
+}
+
 /// `-e NAME` takes NAME's value from our own environment, as docker does.
 fn expand_env(e: &str) -> String {
     if e.contains('=') {
@@ -419,9 +577,46 @@ fn expand_env(e: &str) -> String {
 }
 
 /// Makes sure the image is here, pulling it when `--pull` says so (missing is the default).
-fn ensure_image(g: &Globals, engine: &mut Engine, image: &str, pull: Option<&str>) -> Result<()> {
-    let have = engine.store.resolve(image).is_ok();
+fn ensure_image(
+    g: &Globals,
+    engine: &mut Engine,
+    image: &str,
+    pull: Option<&str>,
+    platform: Option<&str>,
+) -> Result<()> {
+    let wanted = platform
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            berth_image::spec::Platform::parse(p).ok_or_else(|| {
+                Failure::new(
+                    125,
+                    format!("\"{p}\": unknown operating system or architecture: invalid argument"),
+                )
+            })
+        })
+        .transpose()?;
+    let found = engine.store.resolve(image).ok();
+    let have = found.is_some();
     let policy = pull.unwrap_or("missing");
+    if let (Some(want), Some(img), "missing" | "never") = (&wanted, &found, policy) {
+        let cfg = engine
+            .store
+            .config(img)
+            .map_err(|e| Failure::new(125, e.to_string()))?;
+        let actual = berth_image::spec::Platform {
+            architecture: cfg.architecture.clone(),
+            os: cfg.os.clone(),
+            variant: cfg.variant.clone(),
+            os_version: None,
+        };
+        if !want.matches(&actual) {
+            return Err(Failure::new(
+                125,
+                format!("image with reference {image} was found but does not match the specified platform: wanted {want}, actual: {actual}"),
+            )
+            .daemon());
+        }
+    }
     match (policy, have) {
         ("never", false) => Err(Failure::new(125, format!("No such image: {image}"))),
         ("missing", true) | ("never", true) => Ok(()),
@@ -429,7 +624,7 @@ fn ensure_image(g: &Globals, engine: &mut Engine, image: &str, pull: Option<&str
             if !have {
                 eprintln!("Unable to find image '{image}' locally");
             }
-            crate::registry::pull_quiet(g, image).map_err(|mut f| {
+            crate::registry::pull_quiet(g, image, wanted).map_err(|mut f| {
                 f.status = 125;
                 f
             })
@@ -449,10 +644,17 @@ fn monitor_exe() -> Result<PathBuf> {
 
 pub fn run(g: &Globals, argv: &[String]) -> Result<()> {
     let m = args::parse(CREATE_FLAGS, argv, false).map_err(|e| usage("run", e))?;
+    if m.on("help") {
+        print!("{}", create_usage("run"));
+        return Ok(());
+    }
     let o = create_options("run", &m)?;
     let mut engine = open(g, true)?;
-    ensure_image(g, &mut engine, &o.image, m.get("pull"))?;
+    ensure_image(g, &mut engine, &o.image, m.get("pull"), m.get("platform"))?;
     let c = engine.create(o).map_err(|e| engine_failure(e, true))?;
+    for w in berth_engine::update::create_warnings(&c.host_config) {
+        eprintln!("WARNING: {w}");
+    }
     let detach = m.on("detach");
     let mut bridge = None;
     let attach = if c.config.tty && !detach {
@@ -495,10 +697,17 @@ pub fn run(g: &Globals, argv: &[String]) -> Result<()> {
 
 pub fn create(g: &Globals, argv: &[String]) -> Result<()> {
     let m = args::parse(CREATE_FLAGS, argv, false).map_err(|e| usage("create", e))?;
+    if m.on("help") {
+        print!("{}", create_usage("create"));
+        return Ok(());
+    }
     let o = create_options("create", &m)?;
     let mut engine = open(g, true)?;
-    ensure_image(g, &mut engine, &o.image, m.get("pull"))?;
+    ensure_image(g, &mut engine, &o.image, m.get("pull"), m.get("platform"))?;
     let c = engine.create(o).map_err(|e| engine_failure(e, true))?;
+    for w in berth_engine::update::create_warnings(&c.host_config) {
+        eprintln!("WARNING: {w}");
+    }
     println!("{}", c.id);
     Ok(())
 }

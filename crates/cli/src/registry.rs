@@ -197,17 +197,15 @@ pub fn pull_cmd(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {
 
 /// A pull for `run --pull` and `create`: Docker's progress lines on stderr-free stdout are
 /// not wanted there, only the outcome.
-pub fn pull_quiet(g: &Globals, name: &str) -> Result<()> {
+pub fn pull_quiet(g: &Globals, name: &str, platform: Option<Platform>) -> Result<()> {
     let reference = Reference::parse(name)?;
     let mut store = Store::open(&g.root)?;
     let c = client(&reference.registry, true)?;
-    pull::pull(
-        &mut store,
-        c,
-        &reference,
-        &PullOptions::default(),
-        Arc::new(Silent),
-    )?;
+    let opts = PullOptions {
+        platform,
+        ..PullOptions::default()
+    };
+    pull::pull(&mut store, c, &reference, &opts, Arc::new(Silent))?;
     Ok(())
 }
 

@@ -242,14 +242,21 @@ pub fn system_df(g: &Globals, argv: &[String]) -> Result<()> {
         .filter(|(c, _)| !active(c.state.status))
         .map(|(_, s)| s)
         .sum();
+    let vols = volume_usage(&engine)?;
     if m.on("verbose") {
-        return df_verbose(&engine, &sized);
+        return df_verbose(&engine, &sized, &vols);
     }
+    let v_total: u64 = vols.iter().map(|(_, _, s)| s).sum();
+    let v_active = vols.iter().filter(|(_, links, _)| *links > 0).count();
+    let v_reclaim: u64 = vols
+        .iter()
+        .filter(|(_, links, _)| *links == 0)
+        .map(|(_, _, s)| s)
+        .sum();
     let rows = vec![
         json!({"Type": "Images", "TotalCount": u.images.to_string(), "Active": u.active.to_string(), "Size": human_size(u.size as f64), "Reclaimable": reclaimable(u.reclaimable, u.size)}),
         json!({"Type": "Containers", "TotalCount": sized.len().to_string(), "Active": c_active.to_string(), "Size": human_size(c_total as f64), "Reclaimable": reclaimable(c_reclaim, c_total)}),
-        // Volumes: filled in by the volumes work (count, in use, size, unused size).
-        json!({"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
+        json!({"Type": "Local Volumes", "TotalCount": vols.len().to_string(), "Active": v_active.to_string(), "Size": human_size(v_total as f64), "Reclaimable": reclaimable(v_reclaim, v_total)}),
         json!({"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}),
     ];
     let s = format::output(
@@ -268,8 +275,27 @@ pub fn system_df(g: &Globals, argv: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Each volume's name, the number of containers using it and its size.
+fn volume_usage(engine: &Engine) -> Result<Vec<(String, usize, u64)>> {
+    let users = engine.volume_users().map_err(engine_err)?;
+    Ok(engine
+        .volumes()
+        .map_err(engine_err)?
+        .into_iter()
+        .map(|v| {
+            let links = users.get(&v.name).map_or(0, Vec::len);
+            let size = berth_engine::volume::disk_usage(&engine.volume_data(&v.name));
+            (v.name, links, size)
+        })
+        .collect())
+}
+
 /// `system df -v`: one table per kind.
-fn df_verbose(engine: &Engine, sized: &[(berth_engine::Container, u64)]) -> Result<()> {
+fn df_verbose(
+    engine: &Engine,
+    sized: &[(berth_engine::Container, u64)],
+    vols: &[(String, usize, u64)],
+) -> Result<()> {
     let mut out = String::from("Images space usage:\n\n");
     let mut rows = vec![vec![
         "REPOSITORY".to_string(),
@@ -320,7 +346,7 @@ fn df_verbose(engine: &Engine, sized: &[(berth_engine::Container, u64)]) -> Resu
             f("ID"),
             f("Image"),
             f("Command"),
-            "0".into(),
+            c.host_config.volumes.len().to_string(),
             human_size(*size as f64),
             f("RunningFor"),
             f("Status"),
@@ -328,8 +354,20 @@ fn df_verbose(engine: &Engine, sized: &[(berth_engine::Container, u64)]) -> Resu
         ]);
     }
     out.push_str(&format::table(&rows));
-    // Volumes: the volumes work lists them here.
-    out.push_str("\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\n");
+    out.push_str("\nLocal Volumes space usage:\n\n");
+    let mut rows = vec![vec![
+        "VOLUME NAME".to_string(),
+        "LINKS".into(),
+        "SIZE".into(),
+    ]];
+    for (name, links, size) in vols {
+        rows.push(vec![
+            name.clone(),
+            links.to_string(),
+            human_size(*size as f64),
+        ]);
+    }
+    out.push_str(&format::table(&rows));
     out.push_str("\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n");
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(())
@@ -389,7 +427,24 @@ pub fn system_prune(g: &Globals, argv: &[String]) -> Result<()> {
         }
         let _ = writeln!(out);
     }
-    // Volumes (with --volumes): pruned here by the volumes work, "Deleted Volumes:".
+    if m.on("volumes") {
+        // Docker (API 1.42 on) prunes only anonymous volumes here, even with `-a` (which is
+        // about images); named ones need `volume prune -a`.
+        let labels: Vec<String> = m
+            .all("filter")
+            .iter()
+            .filter_map(|f| f.strip_prefix("label=").map(String::from))
+            .collect();
+        let vols = engine.prune_volumes(false, &labels).map_err(engine_err)?;
+        if !vols.is_empty() {
+            let _ = writeln!(out, "Deleted Volumes:");
+            for (name, _) in &vols {
+                let _ = writeln!(out, "{name}");
+            }
+            let _ = writeln!(out);
+        }
+        reclaimed += vols.iter().map(|(_, s)| s).sum::<u64>();
+    }
     let (images, collected) = engine
         .store
         .prune(m.on("all"))

@@ -426,6 +426,24 @@ fn platform_selection_from_an_index() {
         &format!("{}/multi/x:all", reg.host()),
     ]);
     assert_eq!(arch(&arm).trim(), "arm64");
+    // `create --platform`: a local image of another platform is refused, unless `--pull
+    // always` fetches the one asked for.
+    let image = format!("{}/multi/x:all", reg.host());
+    let err = host.fails(&["create", "--platform", "linux/arm64", &image, "true"]);
+    assert!(
+        err.contains(&format!("image with reference {image} was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64")),
+        "{err}"
+    );
+    host.ok(&[
+        "create",
+        "--pull",
+        "always",
+        "--platform",
+        "linux/arm64",
+        &image,
+        "true",
+    ]);
+    assert_eq!(arch(&host).trim(), "arm64");
     let none = Env::new();
     let err = none.fails(&[
         "pull",

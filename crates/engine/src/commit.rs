@@ -80,7 +80,8 @@ impl Engine {
                 .content
                 .writer(None, None, self.store.limits.blob)
                 .map_err(store_err)?;
-            let diff_id = berth_image::diff::write_layer(&upper, &mut w)
+            let skip = mount_artifacts(c, &upper);
+            let diff_id = berth_image::diff::write_layer_except(&upper, &mut w, skip)
                 .map_err(|e| EngineError::Invalid(format!("commit: {e}")))?;
             let size = w.written();
             self.store.hold(&lease, &[w.digest()])?;
@@ -208,6 +209,110 @@ impl Engine {
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     }
+}
+
+/// Where the engine mounts something in the container: Docker's init layer holds what the
+/// runtime makes for these, so that `commit` leaves them out.
+fn mount_destinations(c: &crate::container::Container) -> Vec<String> {
+    let h = &c.host_config;
+    let mut d: Vec<String> = [
+        "/proc",
+        "/dev",
+        "/sys",
+        "/etc/hosts",
+        "/etc/hostname",
+        "/etc/resolv.conf",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if h.init {
+        d.push(crate::spec::INIT_PATH.into());
+    }
+    d.extend(
+        h.binds
+            .iter()
+            .filter_map(|b| b.split(':').nth(1))
+            .map(String::from),
+    );
+    d.extend(h.volumes.iter().map(|v| v.destination.clone()));
+    d.extend(
+        h.tmpfs
+            .iter()
+            .filter_map(|t| t.split(':').next())
+            .map(String::from),
+    );
+    d
+}
+
+/// The entries of `upper` (relative, as the layer names them) that exist only because of
+/// the engine's mounts: the mount points themselves, and directories made or copied up
+/// only to hold them. A user's own change under such a directory keeps it.
+fn mount_artifacts(c: &crate::container::Container, upper: &Path) -> Vec<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let rels: Vec<PathBuf> = mount_destinations(c)
+        .iter()
+        .map(|d| {
+            Path::new(d)
+                .components()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                .collect::<PathBuf>()
+        })
+        .filter(|r| !r.as_os_str().is_empty())
+        // Through a symlink in the upper dir the path would be looked up on the host; the
+        // layer walker never follows one either, so there is nothing to leave out there.
+        .filter(|r| {
+            r.ancestors().skip(1).all(|a| {
+                a.as_os_str().is_empty()
+                    || !upper
+                        .join(a)
+                        .symlink_metadata()
+                        .is_ok_and(|m| m.file_type().is_symlink())
+            })
+        })
+        .collect();
+    let mut skip: Vec<PathBuf> = rels
+        .iter()
+        .filter(|r| upper.join(r).symlink_metadata().is_ok())
+        .cloned()
+        .collect();
+    let mut parents: Vec<PathBuf> = rels
+        .iter()
+        .flat_map(|r| r.ancestors().skip(1).map(Path::to_path_buf))
+        .filter(|a| !a.as_os_str().is_empty())
+        .collect();
+    parents.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    parents.dedup();
+    for a in parents {
+        let dir = upper.join(&a);
+        if skip.contains(&a) || !dir.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        // An opaque directory replaced the image's: that is the user's doing.
+        let opaque = std::fs::File::open(dir.parent().unwrap_or(upper)).is_ok_and(|p| {
+            use std::os::fd::AsFd;
+            let name = dir.file_name().unwrap_or_default();
+            berth_sys::xattr::get(
+                p.as_fd(),
+                name,
+                std::ffi::OsStr::new("trusted.overlay.opaque"),
+            )
+            .is_ok_and(|v| v.is_some())
+        });
+        if opaque {
+            continue;
+        }
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let only_mounts = rd.flatten().all(|e| skip.contains(&a.join(e.file_name())));
+        if only_mounts {
+            skip.push(a);
+        }
+    }
+    skip.into_iter()
+        .map(|p| p.as_os_str().as_bytes().to_vec())
+        .collect()
 }
 
 fn in_lower(lowers: &[PathBuf], rel: &Path) -> bool {

@@ -55,6 +55,8 @@ pub struct Config {
     pub tty: bool,
     pub open_stdin: bool,
     pub labels: BTreeMap<String, String>,
+    /// Docker's `Config.Volumes`: the image's volume paths and `-v /path`'s.
+    pub volumes: BTreeMap<String, serde_json::Value>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
 }
@@ -91,6 +93,15 @@ pub struct HostConfig {
     pub memory_reservation: i64,
     /// 10 to 1000; 0 is unset.
     pub blkio_weight: u16,
+    /// `--oom-kill-disable` (cgroup v1's memory.oom_control).
+    pub oom_kill_disable: bool,
+    /// `--kernel-memory` in bytes: recorded and shown, never applied (the kernel deprecated
+    /// kmem limits in 5.4, and Docker ignores them too).
+    pub kernel_memory: i64,
+    /// `--cgroupns`: "host" or "private", filled in at create with the daemon's default.
+    pub cgroupns_mode: String,
+    /// `--userns`: "" or "host"; berth never remaps users, so both mean the same.
+    pub userns_mode: String,
     pub pids_limit: i64,
     /// (name, soft, hard), name as docker spells it (`nofile`).
     pub ulimits: Vec<(String, u64, u64)>,

@@ -221,6 +221,7 @@ impl Engine {
                 tty: o.tty,
                 open_stdin: o.interactive,
                 labels,
+                volumes: Default::default(),
                 stop_signal: (!image_cfg.stop_signal.is_empty())
                     .then(|| image_cfg.stop_signal.clone()),
                 stop_timeout: None,
@@ -235,6 +236,8 @@ impl Engine {
         let caps = spec::capabilities(&c)?;
         spec::seccomp(&c, &caps)?;
         spec::validate(&c)?;
+        spec::fill_defaults(&mut c.host_config);
+        crate::update::check_create(&c.host_config)?;
         let dir = self.container_dir(&id);
         let written = self.write_files(&c, &dir);
         if let Err(e) = written {

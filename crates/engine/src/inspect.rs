@@ -57,6 +57,8 @@ impl Engine {
                 },
                 "LogConfig": {"Type": "json-file", "Config": {}},
                 "ShmSize": 67108864,
+                "CgroupnsMode": c.host_config.cgroupns_mode,
+                "UsernsMode": c.host_config.userns_mode,
             },
             "GraphDriver": {
                 "Name": "overlayfs",
@@ -76,7 +78,7 @@ impl Engine {
                 "Env": c.config.env,
                 "Cmd": c.config.cmd,
                 "Image": c.config.image,
-                "Volumes": null,
+                "Volumes": if c.config.volumes.is_empty() { Value::Null } else { json!(c.config.volumes) },
                 "WorkingDir": c.config.working_dir,
                 "Entrypoint": c.config.entrypoint,
                 "OnBuild": null,
@@ -92,6 +94,103 @@ impl Engine {
         if let Some(h) = v["HostConfig"].as_object_mut() {
             h.extend(crate::update::resources_json(&c.host_config));
         }
+        docker_keys(c, &mut v);
         v
+    }
+}
+
+/// The rest of the keys Docker's inspect always has, so that tools reading them find them:
+/// from the record where berth has the setting, else Docker's value for "not set".
+fn docker_keys(c: &Container, v: &mut Value) {
+    let h = &c.host_config;
+    let list = |l: &[String]| if l.is_empty() { Value::Null } else { json!(l) };
+    let host = json!({
+        "Binds": list(&h.binds),
+        "ContainerIDFile": "",
+        "PortBindings": {},
+        "VolumeDriver": "",
+        "VolumesFrom": null,
+        "ConsoleSize": [0, 0],
+        "Dns": h.dns,
+        "DnsOptions": h.dns_options,
+        "DnsSearch": h.dns_search,
+        "ExtraHosts": list(&h.extra_hosts),
+        "GroupAdd": list(&h.group_add),
+        "IpcMode": if h.ipc_mode.is_empty() { "private" } else { h.ipc_mode.as_str() },
+        "Cgroup": "",
+        "Links": null,
+        "OomScoreAdj": 0,
+        "PidMode": h.pid_mode,
+        "PublishAllPorts": false,
+        "UTSMode": h.uts_mode,
+        "Runtime": "runc",
+        "Isolation": "",
+        "CgroupParent": "",
+        "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": [],
+        "BlkioDeviceWriteBps": [],
+        "BlkioDeviceReadIOps": [],
+        "BlkioDeviceWriteIOps": [],
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "Devices": h.devices.iter().map(|(host, inside, perms)| json!({
+            "PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": perms,
+        })).collect::<Vec<_>>(),
+        "DeviceCgroupRules": null,
+        "DeviceRequests": null,
+        "MemorySwappiness": null,
+        "Ulimits": h.ulimits.iter().map(|(n, soft, hard)| json!({
+            "Name": n, "Soft": soft, "Hard": hard,
+        })).collect::<Vec<_>>(),
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
+        "MaskedPaths": if h.privileged { Value::Null } else { json!(crate::spec::MASKED) },
+        "ReadonlyPaths": if h.privileged { Value::Null } else { json!(crate::spec::READONLY) },
+    });
+    let mut tmpfs = serde_json::Map::new();
+    for t in &h.tmpfs {
+        let (dest, opts) = t.split_once(':').unwrap_or((t.as_str(), ""));
+        tmpfs.insert(dest.to_string(), json!(opts));
+    }
+    if let (Some(to), Value::Object(from)) = (v["HostConfig"].as_object_mut(), host) {
+        for (k, x) in from {
+            to.entry(k).or_insert(x);
+        }
+        if !tmpfs.is_empty() {
+            to.insert("Tmpfs".into(), Value::Object(tmpfs));
+        }
+        if !h.sysctls.is_empty() {
+            to.insert("Sysctls".into(), json!(h.sysctls));
+        }
+    }
+    let net = json!({
+        "SandboxID": "",
+        "SandboxKey": "",
+        "HairpinMode": false,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+    });
+    if let (Some(to), Value::Object(from)) = (v["NetworkSettings"].as_object_mut(), net) {
+        for (k, x) in from {
+            to.entry(k).or_insert(x);
+        }
+    }
+    // Docker leaves these out when they are not set.
+    if let Some(cfg) = v["Config"].as_object_mut() {
+        if let Some(s) = &c.config.stop_signal {
+            cfg.insert("StopSignal".into(), json!(s));
+        }
+        if let Some(t) = c.config.stop_timeout {
+            cfg.insert("StopTimeout".into(), json!(t));
+        }
     }
 }

@@ -282,6 +282,18 @@ pub fn validate(c: &Container) -> Result<()> {
             )));
         }
     }
+    if !matches!(h.cgroupns_mode.as_str(), "" | "host" | "private") {
+        return Err(EngineError::Invalid(format!(
+            "invalid cgroup namespace mode: {}",
+            h.cgroupns_mode
+        )));
+    }
+    if !matches!(h.userns_mode.as_str(), "" | "host") {
+        return Err(EngineError::Invalid(format!(
+            "invalid userns mode: {} (berth does not remap users; host is the only mode)",
+            h.userns_mode
+        )));
+    }
     if h.uts_mode == "host" && c.config.hostname_set {
         return Err(EngineError::Invalid(
             "conflicting options: hostname and the network mode".into(),
@@ -320,6 +332,15 @@ pub fn validate(c: &Container) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The modes Docker's daemon fills in at create, so that `inspect` shows them: the cgroup
+/// namespace is the host's on cgroup v1 and hybrid hosts, private on v2.
+pub fn fill_defaults(h: &mut crate::container::HostConfig) {
+    if h.cgroupns_mode.is_empty() {
+        let v2 = matches!(berth_cgroups::detect(), Ok(berth_cgroups::Mode::Unified));
+        h.cgroupns_mode = if v2 { "private" } else { "host" }.into();
+    }
 }
 
 /// `-v HOST:CONTAINER[:OPTIONS]` as an OCI bind mount.
@@ -517,6 +538,10 @@ pub fn build(
     match c.host_config.network_mode.as_str() {
         "host" => {}
         _ => namespaces.push(json!({"type": "network"})),
+    }
+    // "" is a record from before --cgroupns: the host's, Docker's default on cgroup v1.
+    if h.cgroupns_mode == "private" {
+        namespaces.push(json!({"type": "cgroup"}));
     }
     let mut linux = json!({
         "namespaces": namespaces,

@@ -48,6 +48,55 @@ pub(crate) fn more_resources(h: &HostConfig, res: &mut Value) {
     if h.blkio_weight > 0 {
         res["blockIO"]["weight"] = json!(h.blkio_weight);
     }
+    if h.oom_kill_disable {
+        res["memory"]["disableOOMKiller"] = json!(true);
+    }
+}
+
+/// The resource checks Docker's daemon makes at create (the ones `update` makes, with
+/// nothing set before).
+pub(crate) fn check_create(h: &HostConfig) -> Result<()> {
+    if h.nano_cpus > 0 && h.cpu_period > 0 {
+        return Err(invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
+    }
+    if h.nano_cpus > 0 && h.cpu_quota > 0 {
+        return Err(invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+        ));
+    }
+    let o = UpdateOptions {
+        memory: Some(h.memory),
+        memory_swap: (h.memory_swap != 0).then_some(h.memory_swap),
+        memory_reservation: Some(h.memory_reservation),
+        nano_cpus: Some(h.nano_cpus),
+        cpu_period: Some(h.cpu_period),
+        cpu_quota: Some(h.cpu_quota),
+        blkio_weight: Some(h.blkio_weight),
+        ..Default::default()
+    };
+    updated_from(HostConfig::default(), &o).map(|_| ())
+}
+
+/// What Docker's daemon warns about at create, worded as it words it (the CLI prints each
+/// as `WARNING: ...`).
+pub fn create_warnings(h: &HostConfig) -> Vec<String> {
+    let mut w = Vec::new();
+    if h.kernel_memory != 0 {
+        w.push("Specifying a kernel memory limit is deprecated and will be removed in a future release.".to_string());
+    }
+    if h.blkio_weight > 0
+        && std::path::Path::new("/sys/fs/cgroup/blkio").is_dir()
+        && !std::path::Path::new("/sys/fs/cgroup/blkio/blkio.weight").exists()
+    {
+        // The kernel's CFQ/BFQ weight is missing: the runtime leaves it unset.
+        w.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".to_string());
+    }
+    if h.oom_kill_disable && h.memory == 0 {
+        w.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".to_string());
+    }
+    w
 }
 
 /// The resource fields of Docker's `HostConfig` in `inspect`.
@@ -64,6 +113,8 @@ pub(crate) fn resources_json(h: &HostConfig) -> serde_json::Map<String, Value> {
         "CpusetMems": h.cpuset_mems,
         "BlkioWeight": h.blkio_weight,
         "PidsLimit": if h.pids_limit > 0 { json!(h.pids_limit) } else { Value::Null },
+        "OomKillDisable": h.oom_kill_disable,
+        "KernelMemory": h.kernel_memory,
     });
     match v {
         Value::Object(m) => m,
@@ -77,7 +128,10 @@ fn invalid(msg: impl Into<String>) -> EngineError {
 
 /// The new HostConfig, checked as Docker's daemon checks it.
 fn updated(c: &Container, o: &UpdateOptions) -> Result<HostConfig> {
-    let mut h = c.host_config.clone();
+    updated_from(c.host_config.clone(), o)
+}
+
+fn updated_from(mut h: HostConfig, o: &UpdateOptions) -> Result<HostConfig> {
     if let Some(m) = o.memory {
         if m > 0 && m < MIN_MEMORY {
             return Err(invalid("Minimum memory limit allowed is 6MB"));

@@ -344,11 +344,21 @@ pub(crate) fn plan(
     let h = &mut c.host_config;
     let mut planned = Vec::new();
     let mut binds = Vec::new();
+    // Docker's CLI puts `-v /path` in Config.Volumes, and the daemon adds the image's.
+    let listed = &mut c.config.volumes;
     for b in std::mem::take(&mut h.binds) {
         match parse_spec(&b)? {
-            Some(v) => planned.push(v),
+            Some(v) => {
+                if v.name.is_empty() {
+                    listed.insert(v.destination.clone(), json!({}));
+                }
+                planned.push(v)
+            }
             None => binds.push(b),
         }
+    }
+    for path in image_volumes.into_iter().flat_map(|m| m.keys()) {
+        listed.insert(path.clone(), json!({}));
     }
     h.binds = binds;
     for mut v in std::mem::take(&mut h.volumes) {

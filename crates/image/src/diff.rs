@@ -51,6 +51,12 @@ const MAX_OCTAL_8: u64 = 0o7777777;
 /// Writes `dir`'s contents (not `dir` itself) as a layer tar to `out` and returns the
 /// tar's sha256, its diff ID.
 pub fn write_layer(dir: &Path, out: impl Write) -> Result<Digest> {
+    write_layer_except(dir, out, Vec::new())
+}
+
+/// [`write_layer`] without the entries at `skip` (paths relative to `dir`, no leading
+/// slash) and anything below them: `commit` leaves out the mount points the engine made.
+pub fn write_layer_except(dir: &Path, out: impl Write, skip: Vec<Vec<u8>>) -> Result<Digest> {
     let fs = |source| DiffError::Fs {
         path: dir.to_path_buf(),
         source,
@@ -58,6 +64,7 @@ pub fn write_layer(dir: &Path, out: impl Write) -> Result<Digest> {
     let root = inroot::open_root(dir).map_err(fs)?;
     let top = at::open_dir(root.as_fd(), OsStr::new(".")).map_err(fs)?;
     let mut w = Walker::new(dir, out);
+    w.skip = skip;
     w.walk(top.as_fd(), b"")?;
     let mut hashing = w.tar.into_inner().map_err(DiffError::Write)?;
     hashing.inner.flush().map_err(DiffError::Write)?;
@@ -146,6 +153,8 @@ struct Walker<W: Write> {
     /// The first path seen of each multiply-linked inode.
     links: HashMap<(u64, u64), Vec<u8>>,
     buf: Vec<u8>,
+    /// Paths left out, with everything below them.
+    skip: Vec<Vec<u8>>,
 }
 
 fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
@@ -237,6 +246,7 @@ impl<W: Write> Walker<W> {
             base: base.to_path_buf(),
             links: HashMap::new(),
             buf: vec![0u8; 128 << 10],
+            skip: Vec::new(),
         }
     }
 
@@ -303,6 +313,9 @@ impl<W: Write> Walker<W> {
 
     /// Writes `name` in `dir` as `path` (and, for a directory, everything below it).
     fn one(&mut self, dir: BorrowedFd<'_>, name: &OsStr, path: Vec<u8>) -> Result<()> {
+        if self.skip.contains(&path) {
+            return Ok(());
+        }
         let prefix: &[u8] = match path.iter().rposition(|&b| b == b'/') {
             Some(i) => &path[..i],
             None => b"",
