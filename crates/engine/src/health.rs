@@ -658,6 +658,33 @@ mod tests {
     }
 
     #[test]
+    fn image_healthchecks_read_as_docker_writes_them() {
+        let h: HealthConfig =
+            serde_json::from_str(r#"{"Test":null,"Interval":5,"StartInterval":7}"#).unwrap();
+        assert_eq!((h.test.len(), h.interval, h.start_interval), (0, 5, 7));
+        assert_eq!(probe_command(&h), None);
+        let none = HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&none).unwrap(),
+            r#"{"Test":["NONE"]}"#
+        );
+        assert_eq!(probe_command(&none), None);
+        let cmd = HealthConfig {
+            test: vec!["CMD".into(), "true".into()],
+            ..Default::default()
+        };
+        assert_eq!(probe_command(&cmd), Some(vec!["true".to_string()]));
+        assert!(validate(Some(&HealthConfig {
+            retries: -1,
+            ..Default::default()
+        }))
+        .is_err());
+    }
+
+    #[test]
     fn reports_parse() {
         assert_eq!(parse_report(b"P12\nhello", Some(3)), (3, "hello".into()));
         assert_eq!(parse_report(b"P12\nhello", None), (-1, "hello".into()));
