@@ -86,6 +86,13 @@ const CREATE_FLAGS: &[Flag] = &[
     opt("blkio-weight", None),
     opt("kernel-memory", None),
     flag("help", None),
+    opt("health-cmd", None),
+    opt("health-interval", None),
+    opt("health-timeout", None),
+    opt("health-retries", None),
+    opt("health-start-period", None),
+    opt("health-start-interval", None),
+    flag("no-healthcheck", None),
 ];
 
 /// `run --help` and `create --help`: each flag of [`CREATE_FLAGS`] with docker's words.
@@ -103,6 +110,14 @@ const CREATE_HELP: &[(&str, &str, &str)] = &[
     ("cpuset-cpus", "string", "CPUs in which to allow execution (0-3, 0,1)"),
     ("cpuset-mems", "string", "MEMs in which to allow execution (0-3, 0,1)"),
     ("detach", "", "Run container in background and print container ID"),
+    ("detach-keys", "string", "Override the key sequence for detaching a container"),
+    ("health-cmd", "string", "Command to run to check health"),
+    ("health-interval", "duration", "Time between running the check (ms|s|m|h) (default 0s)"),
+    ("health-retries", "int", "Consecutive failures needed to report unhealthy"),
+    ("health-start-interval", "duration", "Time between running the check during the start period (ms|s|m|h) (default 0s)"),
+    ("health-start-period", "duration", "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)"),
+    ("health-timeout", "duration", "Maximum time to allow one check to run (ms|s|m|h) (default 0s)"),
+    ("no-healthcheck", "", "Disable any container-specified HEALTHCHECK"),
     ("device", "list", "Add a host device to the container"),
     ("dns", "list", "Set custom DNS servers"),
     ("dns-option", "list", "Set DNS options"),
@@ -182,6 +197,79 @@ fn create_usage(cmd: &str) -> String {
         }
     }
     out
+}
+
+/// `--health-*` and `--no-healthcheck`, checked as docker's CLI checks them (the engine
+/// checks the rest, as the daemon does).
+fn health_flags(cmd: &str, m: &Matches) -> Result<Option<berth_engine::health::HealthConfig>> {
+    let duration = |name: &str| -> Result<i64> {
+        m.get(name).map_or(Ok(0), |v| {
+            berth_engine::health::parse_go_duration(v).map_err(|e| {
+                Failure::usage(
+                    cmd,
+                    format!("invalid argument {v:?} for \"--{name}\" flag: {e}"),
+                )
+            })
+        })
+    };
+    let interval = duration("health-interval")?;
+    let timeout = duration("health-timeout")?;
+    let start_period = duration("health-start-period")?;
+    let start_interval = duration("health-start-interval")?;
+    let retries: i64 = match m.get("health-retries") {
+        None => 0,
+        Some(v) => v.parse().map_err(|_| {
+            Failure::usage(cmd, format!("invalid argument {v:?} for \"--health-retries\" flag: strconv.ParseInt: parsing {v:?}: invalid syntax"))
+        })?,
+    };
+    let test = m.get("health-cmd").unwrap_or_default();
+    let have = !test.is_empty()
+        || interval != 0
+        || timeout != 0
+        || start_period != 0
+        || start_interval != 0
+        || retries != 0;
+    if m.on("no-healthcheck") {
+        if have {
+            return Err(Failure::usage(
+                cmd,
+                "--no-healthcheck conflicts with --health-* options",
+            ));
+        }
+        return Ok(Some(berth_engine::health::HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        }));
+    }
+    if !have {
+        return Ok(None);
+    }
+    for (name, v) in [
+        ("interval", interval),
+        ("timeout", timeout),
+        ("retries", retries),
+        ("start-period", start_period),
+        ("start-interval", start_interval),
+    ] {
+        if v < 0 {
+            return Err(Failure::usage(
+                cmd,
+                format!("--health-{name} cannot be negative"),
+            ));
+        }
+    }
+    Ok(Some(berth_engine::health::HealthConfig {
+        test: if test.is_empty() {
+            Vec::new()
+        } else {
+            vec!["CMD-SHELL".into(), test.to_string()]
+        },
+        interval,
+        timeout,
+        start_period,
+        start_interval,
+        retries,
+    }))
 }
 
 /// go-units' RAMInBytes: `512`, `64m`, `1.5g`, `2GiB`, binary multiples; docker's message on
@@ -510,6 +598,7 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
         stop_signal: m.get("stop-signal").map(String::from),
         stop_timeout,
         host,
+        healthcheck: health_flags(cmd, m)?,
     })
 }
 
@@ -796,7 +885,14 @@ fn status_text(c: &Container) -> String {
             .unwrap_or_default()
     };
     match c.state.status {
-        Status::Running => format!("Up {}", ago(&c.state.started_at).trim_end_matches(" ago")),
+        Status::Running => {
+            let up = format!("Up {}", ago(&c.state.started_at).trim_end_matches(" ago"));
+            match berth_engine::health::status_of(c) {
+                berth_engine::health::NONE => up,
+                berth_engine::health::STARTING => format!("{up} (health: starting)"),
+                h => format!("{up} ({h})"),
+            }
+        }
         Status::Exited => format!(
             "Exited ({}) {}",
             c.state.exit_code,
@@ -859,10 +955,19 @@ pub fn ps(g: &Globals, argv: &[String]) -> Result<()> {
     }
     for f in m.all("filter") {
         let (k, v) = f.split_once('=').unwrap_or((f.as_str(), ""));
+        {
+            use berth_engine::health::{HEALTHY, NONE, STARTING, UNHEALTHY};
+            if k == "health" && ![STARTING, HEALTHY, UNHEALTHY, NONE].contains(&v) {
+                return Err(
+                    Failure::new(1, format!("Unrecognised filter value for health: {v}")).daemon(),
+                );
+            }
+        }
         list.retain(|c| match k {
             "name" => c.name.contains(v),
             "id" => c.id.starts_with(v),
             "status" => c.state.status.as_str() == v,
+            "health" => berth_engine::health::status_of(c) == v,
             "label" => match v.split_once('=') {
                 Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
                 None => c.config.labels.contains_key(v),

@@ -374,6 +374,7 @@ pub fn apply_change(cfg: &mut RunConfig, change: &str) -> Result<()> {
                     .insert(k.trim_matches('"').into(), v.trim_matches('"').into());
             }
         }
+        "HEALTHCHECK" => cfg.set_health_config(Some(&healthcheck_change(rest)?)),
         other => {
             return Err(Failure::new(
                 1,
@@ -382,6 +383,63 @@ pub fn apply_change(cfg: &mut RunConfig, change: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A Dockerfile `HEALTHCHECK` after the keyword: `NONE`, or `[--interval=D] [--timeout=D]
+/// [--start-period=D] [--start-interval=D] [--retries=N] CMD command` (shell or JSON form).
+fn healthcheck_change(rest: &str) -> Result<berth_image::spec::HealthConfig> {
+    let mut h = berth_image::spec::HealthConfig::default();
+    let mut rest = rest.trim();
+    while let Some(f) = rest.strip_prefix("--") {
+        let (flag, after) = f.split_once(char::is_whitespace).unwrap_or((f, ""));
+        rest = after.trim_start();
+        let (name, value) = flag.split_once('=').unwrap_or((flag, ""));
+        let duration = || {
+            berth_engine::health::parse_go_duration(value)
+                .map_err(|e| Failure::new(1, format!("HEALTHCHECK --{name}: {e}")))
+        };
+        match name {
+            "interval" => h.interval = duration()?,
+            "timeout" => h.timeout = duration()?,
+            "start-period" => h.start_period = duration()?,
+            "start-interval" => h.start_interval = duration()?,
+            "retries" => {
+                h.retries = value.parse().map_err(|_| {
+                    Failure::new(
+                        1,
+                        format!("HEALTHCHECK --retries: invalid number {value:?}"),
+                    )
+                })?
+            }
+            other => return Err(Failure::new(1, format!("Unknown flag: {other}"))),
+        }
+    }
+    let (kind, cmd) = rest
+        .split_once(char::is_whitespace)
+        .map_or((rest, ""), |(k, c)| (k, c.trim()));
+    match kind.to_ascii_uppercase().as_str() {
+        "NONE" if cmd.is_empty() => h.test = vec!["NONE".into()],
+        "NONE" => {
+            return Err(Failure::new(1, "HEALTHCHECK NONE takes no arguments"));
+        }
+        "CMD" if cmd.is_empty() => {
+            return Err(Failure::new(1, "Missing command after HEALTHCHECK CMD"));
+        }
+        "CMD" => {
+            h.test = match serde_json::from_str::<Vec<String>>(cmd) {
+                Ok(args) => std::iter::once("CMD".to_string()).chain(args).collect(),
+                Err(_) => vec!["CMD-SHELL".into(), cmd.to_string()],
+            }
+        }
+        other => {
+            return Err(Failure::new(
+                1,
+                format!("Unknown type {other:?} in HEALTHCHECK (try CMD)"),
+            ))
+        }
+    }
+    berth_engine::health::validate(Some(&h)).map_err(|e| Failure::new(1, e.to_string()))?;
+    Ok(h)
 }
 
 fn import_cmd(g: &Globals, cmd: &str, argv: &[String]) -> Result<()> {

@@ -96,8 +96,14 @@ impl Engine {
             if let Some(a) = &o.author {
                 cfg.author = Some(a.clone());
             }
+            let image_health = cfg.config.healthcheck.clone();
             if let Some(rc) = &o.config {
                 cfg.config = rc.clone();
+            }
+            // Docker commits the container's healthcheck (flags over image) unless a
+            // HEALTHCHECK change replaced it.
+            if cfg.config.healthcheck == image_health {
+                cfg.config.set_health_config(c.config.healthcheck.as_ref());
             }
             cfg.rootfs.diff_ids.push(diff_id.clone());
             cfg.history.push(History {

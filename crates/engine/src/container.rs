@@ -59,6 +59,8 @@ pub struct Config {
     pub volumes: BTreeMap<String, serde_json::Value>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
+    /// The image's healthcheck merged with the flags' (Docker's `Config.Healthcheck`).
+    pub healthcheck: Option<berth_image::spec::HealthConfig>,
 }
 
 /// How the container runs (Docker's `HostConfig`).
@@ -149,6 +151,8 @@ pub struct State {
     /// Set by `stop` and `kill`: the exit that follows is the user's doing, and a restart
     /// policy does not undo it.
     pub stopping: bool,
+    /// Kept after the container stops; reset to starting by each start.
+    pub health: Option<crate::health::HealthState>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -50,6 +50,8 @@ pub struct CreateOptions {
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
     pub host: HostConfig,
+    /// `--health-*` and `--no-healthcheck`, merged over the image's field by field.
+    pub healthcheck: Option<berth_image::spec::HealthConfig>,
 }
 
 /// A container whose monitor started it.
@@ -148,6 +150,7 @@ impl Engine {
 
     /// `docker create`: a container record, its writable snapshot and its files.
     pub fn create(&mut self, o: CreateOptions) -> Result<Container> {
+        crate::health::validate(o.healthcheck.as_ref())?;
         let img = self.store.resolve(&o.image)?;
         let cfg = self.store.config(&img)?;
         let id = container::new_id();
@@ -225,6 +228,7 @@ impl Engine {
                 stop_signal: (!image_cfg.stop_signal.is_empty())
                     .then(|| image_cfg.stop_signal.clone()),
                 stop_timeout: None,
+                healthcheck: crate::health::merge(o.healthcheck, image_cfg.health_config()),
             },
             host_config: o.host.clone(),
             state: Default::default(),

@@ -54,6 +54,16 @@ impl Engine {
         if o.cmd.is_empty() {
             return Err(EngineError::Invalid("No exec command specified".into()));
         }
+        self.exec_in(&c, o)
+    }
+
+    /// Starts `o.cmd` in the running container `c` without consulting the database, so
+    /// that a forked healthcheck probe can use it too.
+    pub(crate) fn exec_in(
+        &self,
+        c: &crate::container::Container,
+        o: &ExecOptions,
+    ) -> Result<(i32, Option<std::os::fd::OwnedFd>)> {
         berth_seccomp::cache::set_dir(&self.root().join("seccomp"));
         let rc = berth_runtime::Container::load(&self.runtime_root(), &c.id)?;
         let base = berth_runtime::exec::default_process(&rc)?;

@@ -91,6 +91,12 @@ impl Engine {
                 "Networks": {},
             },
         });
+        if let Some(h) = &c.config.healthcheck {
+            v["Config"]["Healthcheck"] = json!(h);
+        }
+        if let Some(h) = &s.health {
+            v["State"]["Health"] = json!(h);
+        }
         if let Some(h) = v["HostConfig"].as_object_mut() {
             h.extend(crate::update::resources_json(&c.host_config));
         }

@@ -9,6 +9,7 @@ pub mod cp;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod health;
 pub mod info;
 pub mod inspect;
 pub mod logs;

@@ -148,6 +148,8 @@ fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
                 break engine.finish(&c, Some(128));
             }
         };
+        // A record that cannot be written costs the healthcheck, not the started container.
+        let mut health = crate::health::Checker::start(engine, &c).unwrap_or_default();
         if first {
             report(&format!("started {pid}"));
             first = false;
@@ -161,7 +163,17 @@ fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
                 nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
         }
         let began = std::time::Instant::now();
-        pump(streams, &mut hub, &mut log, &mut out_w, &mut err_w)?;
+        pump(
+            streams,
+            &mut hub,
+            &mut log,
+            &mut out_w,
+            &mut err_w,
+            &mut health,
+            engine,
+        )?;
+        // Before the container is reaped: a probe still running is dropped, not waited for.
+        drop(health);
         let code = wait_for(pid);
         let c = container::find(&engine.store, id)?;
         if !should_restart(&c, code) {
@@ -304,6 +316,8 @@ fn pump(
     log: &mut JsonLog,
     out_w: &mut Option<std::fs::File>,
     err_w: &mut Option<std::fs::File>,
+    health: &mut Option<crate::health::Checker>,
+    engine: &mut Engine,
 ) -> Result<()> {
     let Streams {
         out,
@@ -331,7 +345,12 @@ fn pump(
             fds.push(PollFd::new(c.sock.as_fd(), PollFlags::POLLIN));
             which.push(3 + i);
         }
-        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+        // The healthcheck's pipe goes last, where the zip below leaves it out.
+        if let Some(fd) = health.as_ref().and_then(|h| h.fd()) {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
+        let wake = health.as_ref().map_or(PollTimeout::NONE, |h| h.timeout());
+        match nix::poll::poll(&mut fds, wake) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(EngineError::Monitor(format!("poll: {e}"))),
@@ -343,6 +362,9 @@ fn pump(
             .map(|(_, i)| *i)
             .collect();
         drop(fds);
+        if let Some(h) = health.as_mut() {
+            h.tick(engine);
+        }
         // Clients are handled last and from the highest index, so that dropping one
         // doesn't shift the others still to be read.
         for &i in ready.iter().rev() {

@@ -249,6 +249,55 @@ pub struct RunConfig {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl RunConfig {
+    /// The `Healthcheck`, typed; None when absent or not Docker's shape.
+    pub fn health_config(&self) -> Option<HealthConfig> {
+        self.healthcheck
+            .as_ref()
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    pub fn set_health_config(&mut self, h: Option<&HealthConfig>) {
+        self.healthcheck = h.and_then(|h| serde_json::to_value(h).ok());
+    }
+}
+
+/// Docker's `HealthConfig` (the `Healthcheck` of an image or container config). `Test` is
+/// `["NONE"]`, `["CMD", args...]` or `["CMD-SHELL", command]`; empty inherits. Durations
+/// are nanoseconds, and zero (like `Retries` zero) means "inherit, or Docker's default".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthConfig {
+    #[serde(
+        default,
+        deserialize_with = "null_is_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub test: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub interval: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeout: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_period: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_interval: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn null_is_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RootFs {
     #[serde(rename = "type", default)]
