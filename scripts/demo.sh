@@ -15,6 +15,14 @@ export BERTH_ROOT=$bundle/store
 tar -C "$bundle/rootfs" -cf "$bundle/rootfs.tar" .
 "$berth_bin" import "$bundle/rootfs.tar" demo/busybox:latest
 "$berth_bin" images
+# A container from it, with Docker's defaults (capabilities, seccomp, masked paths).
+"$berth_bin" run --rm --name demo demo/busybox sh -c \
+  'echo hello from container $(hostname); grep -E "^(CapEff|Seccomp):" /proc/self/status'
+"$berth_bin" run -d --name demo-bg demo/busybox sh -c 'echo running in the background; sleep 30'
+sleep 1
+"$berth_bin" ps
+"$berth_bin" logs demo-bg
+"$berth_bin" rm -f demo-bg
 "$berth_bin" save -o "$bundle/busybox-image.tar" demo/busybox
 "$berth_bin" rmi demo/busybox
 rm -f "$bundle/rootfs.tar"

@@ -1147,6 +1147,21 @@ pub fn kill(g: &Globals, argv: &[String]) -> Result<()> {
 }
 
 pub fn rm(g: &Globals, argv: &[String]) -> Result<()> {
+    // `rm -f` of many: kill them all first, so that they die (and their monitors clean up)
+    // together rather than one after another as each is waited for.
+    let names: Vec<&String> = argv.iter().filter(|a| !a.starts_with('-')).collect();
+    let force = argv.iter().any(|a| {
+        a == "-f"
+            || a == "--force"
+            || (a.starts_with('-') && !a.starts_with("--") && a.contains('f'))
+    });
+    if force && names.len() > 1 {
+        if let Ok(mut e) = Engine::open(&g.root) {
+            for n in names {
+                let _ = e.kill(n, "SIGKILL");
+            }
+        }
+    }
     each(
         g,
         "rm",

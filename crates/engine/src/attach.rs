@@ -417,7 +417,13 @@ impl Hub {
         let listener = std::fs::File::open(container_dir).ok().and_then(|dir| {
             let path = socket_path(dir.as_fd());
             let _ = std::fs::remove_file(&path);
-            std::os::unix::net::UnixListener::bind(&path).ok()
+            // Only root may attach (docker's socket is root's too): the socket is born 0600,
+            // with no window in which it is open to others. The monitor has one thread, so
+            // the process-wide umask is ours to change for this call.
+            let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+            let l = std::os::unix::net::UnixListener::bind(&path);
+            nix::sys::stat::umask(old);
+            l.ok()
         });
         if let Some(l) = &listener {
             let _ = l.set_nonblocking(true);

@@ -270,6 +270,19 @@ pub fn list(store: &Store) -> Result<Vec<Container>> {
 /// Finds a container by full ID, name, or unique ID prefix, as Docker does. Every command
 /// starts here (several times for `run`), so it asks the database for the row rather than
 /// decoding every record.
+/// Whether a container has this name (one indexed lookup, for picking a random name).
+pub fn name_taken(store: &Store, name: &str) -> Result<bool> {
+    store
+        .db
+        .conn()
+        .query_row("SELECT 1 FROM containers WHERE name = ?1", [name], |_| {
+            Ok(())
+        })
+        .optional()
+        .map(|r| r.is_some())
+        .map_err(db_err)
+}
+
 pub fn find(store: &Store, what: &str) -> Result<Container> {
     let name = what.strip_prefix('/').unwrap_or(what);
     let conn = store.db.conn();

@@ -76,7 +76,9 @@ impl Started {
                 }
                 Ok(_) => {
                     if let Some(code) = crate::monitor::status_of(&line) {
-                        let _ = self.monitor.wait();
+                        // Not waited for: after reporting, the monitor may still be cleaning
+                        // up after an --rm container, which needn't hold up the caller.
+                        let _ = self.monitor.try_wait();
                         return Ok(code);
                     }
                 }
@@ -163,13 +165,9 @@ impl Engine {
                 n.to_string()
             }
             None => {
-                let taken: Vec<String> = container::list(&self.store)?
-                    .into_iter()
-                    .map(|c| c.name)
-                    .collect();
                 let mut n = container::random_name(&id);
                 let mut i = 1;
-                while taken.contains(&n) {
+                while container::name_taken(&self.store, &n)? {
                     n = format!("{}{i}", container::random_name(&id));
                     i += 1;
                 }
