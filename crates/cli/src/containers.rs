@@ -28,6 +28,7 @@ fn open(g: &Globals, runs: bool) -> Result<Engine> {
 const CREATE_FLAGS: &[Flag] = &[
     flag("detach", Some('d')),
     opt("detach-keys", None),
+    opt("expose", None),
     flag("interactive", Some('i')),
     flag("tty", Some('t')),
     flag("rm", None),
@@ -125,6 +126,7 @@ const CREATE_HELP: &[(&str, &str, &str)] = &[
     ("entrypoint", "string", "Overwrite the default ENTRYPOINT of the image"),
     ("env", "list", "Set environment variables"),
     ("env-file", "list", "Read in a file of environment variables"),
+    ("expose", "list", "Expose a port or a range of ports"),
     ("group-add", "list", "Add additional groups to join"),
     ("help", "", "Print usage"),
     ("hostname", "string", "Container host name"),
@@ -597,6 +599,7 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
         labels,
         stop_signal: m.get("stop-signal").map(String::from),
         stop_timeout,
+        expose: expose_ports(&m.all("expose"))?,
         host,
         healthcheck: health_flags(cmd, m)?,
     })
@@ -651,6 +654,26 @@ fn more_flags(
     host.memory_reservation = ram("memory-reservation")?;
     host.kernel_memory = ram("kernel-memory")?;
     Ok(())
+}
+
+/// `--expose PORT[-PORT][/PROTO]`, spread out to one `PORT/PROTO` each, as docker records them.
+fn expose_ports(specs: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let (ports, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
+        let bad = || Failure::new(125, format!("invalid range format for --expose: {spec}"));
+        if !matches!(proto, "tcp" | "udp" | "sctp") {
+            return Err(Failure::new(125, format!("invalid proto: {proto}")));
+        }
+        let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
+        let lo: u16 = lo.parse().map_err(|_| bad())?;
+        let hi: u16 = hi.parse().map_err(|_| bad())?;
+        if lo > hi {
+            return Err(bad());
+        }
+        out.extend((lo..=hi).map(|p| format!("{p}/{proto}")));
+    }
+    Ok(out)
 }
 
 /// `-e NAME` takes NAME's value from our own environment, as docker does.
@@ -921,7 +944,8 @@ pub(crate) fn ps_row(c: &Container, no_trunc: bool) -> serde_json::Value {
         "RunningFor": berth_image::timefmt::parse(&c.created).map(|s| berth_image::timefmt::since(s, now)).unwrap_or_default(),
         "Status": status_text(c),
         "State": c.state.status.as_str(),
-        "Ports": "",
+        // Exposed, not published (publishing comes with networking): docker shows these.
+        "Ports": c.config.exposed_ports.keys().cloned().collect::<Vec<_>>().join(", "),
         "Names": c.name,
         "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
     })

@@ -737,3 +737,35 @@ fn leftovers_of_a_monitor_killed_while_cleaning_up_are_swept() {
         "new ones stay"
     );
 }
+
+#[test]
+fn exposed_ports_come_from_the_image_and_expose() {
+    let e = Env::new();
+    let tar = e.busybox_tar();
+    e.ok(&["import", "-c", "EXPOSE 80", tar.to_str().unwrap(), "web:1"]);
+    e.ok(&[
+        "create",
+        "--name",
+        "w",
+        "--expose",
+        "53/udp",
+        "--expose",
+        "8000-8001",
+        "web:1",
+        "true",
+    ]);
+    let ports = e.ok(&["inspect", "-f", "{{json .Config.ExposedPorts}}", "w"]);
+    assert_eq!(
+        ports.trim(),
+        r#"{"53/udp":{},"80/tcp":{},"8000/tcp":{},"8001/tcp":{}}"#
+    );
+    let ps = e.ok(&["ps", "-a", "--format", "{{.Ports}}"]);
+    assert_eq!(ps.trim(), "53/udp, 80/tcp, 8000/tcp, 8001/tcp");
+    let err = e.fails(&["create", "--expose", "9-1", "web:1"]);
+    assert!(
+        err.contains("invalid range format for --expose: 9-1"),
+        "{err}"
+    );
+    let err = e.fails(&["create", "--expose", "80/xyz", "web:1"]);
+    assert!(err.contains("invalid proto: xyz"), "{err}");
+}

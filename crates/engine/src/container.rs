@@ -57,6 +57,8 @@ pub struct Config {
     pub labels: BTreeMap<String, String>,
     /// Docker's `Config.Volumes`: the image's volume paths and `-v /path`'s.
     pub volumes: BTreeMap<String, serde_json::Value>,
+    /// Docker's `Config.ExposedPorts` (`80/tcp` → `{}`): the image's and `--expose`'s.
+    pub exposed_ports: BTreeMap<String, serde_json::Value>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
     /// The image's healthcheck merged with the flags' (Docker's `Config.Healthcheck`).

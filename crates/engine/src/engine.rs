@@ -49,6 +49,8 @@ pub struct CreateOptions {
     pub labels: Vec<(String, String)>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
+    /// `--expose`, each `PORT/PROTO` (ranges already spread out).
+    pub expose: Vec<String>,
     pub host: HostConfig,
     /// `--health-*` and `--no-healthcheck`, merged over the image's field by field.
     pub healthcheck: Option<berth_image::spec::HealthConfig>,
@@ -223,6 +225,13 @@ impl Engine {
                 open_stdin: o.interactive,
                 labels,
                 volumes: Default::default(),
+                exposed_ports: {
+                    let mut p = image_cfg.exposed_ports.clone().unwrap_or_default();
+                    for e in &o.expose {
+                        p.insert(e.clone(), serde_json::json!({}));
+                    }
+                    p
+                },
                 stop_signal: (!image_cfg.stop_signal.is_empty())
                     .then(|| image_cfg.stop_signal.clone()),
                 stop_timeout: None,

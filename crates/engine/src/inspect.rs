@@ -79,6 +79,7 @@ impl Engine {
                 "Cmd": c.config.cmd,
                 "Image": c.config.image,
                 "Volumes": if c.config.volumes.is_empty() { Value::Null } else { json!(c.config.volumes) },
+                "ExposedPorts": if c.config.exposed_ports.is_empty() { Value::Null } else { json!(c.config.exposed_ports) },
                 "WorkingDir": c.config.working_dir,
                 "Entrypoint": c.config.entrypoint,
                 "OnBuild": null,
