@@ -32,8 +32,16 @@ export BERTH_ROOT=$work/store
 "$berth" import "$work/rootfs.tar" localhost/bench/bb:1 >/dev/null
 podman import -q "$work/rootfs.tar" localhost/bench/bb:1 >/dev/null
 (cd "$work/bb" && "$runc" spec && jq '.process.terminal = false | .process.args = ["/bin/true"]' config.json > c && mv c config.json)
+# berth's own spec (Docker's defaults: seccomp, capabilities, masked paths, /dev/shm...) run
+# by the bare runtime: what the engine adds, apart from what Docker's defaults cost.
+ref=$("$berth" run -d --name bench-ref localhost/bench/bb:1 sleep 3600)
+mkdir -p "$work/bs" && cp -a "$work/bb/rootfs" "$work/bs/rootfs"
+jq --arg r "$work/bs/rootfs" '.root.path = $r | .process.args = ["/bin/true"]
+    | .process.terminal = false | del(.linux.cgroupsPath)' \
+  "$BERTH_ROOT/containers/$ref/config.json" > "$work/bs/config.json"
 cmds=(
   -n "berth run --rm" "$berth run --rm localhost/bench/bb:1 /bin/true"
+  -n "berth-runc run (berth's spec)" "$runc --root $work/runc run --bundle $work/bs bench-s-\$RANDOM"
   -n "podman run --rm" "podman run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 localhost/bench/bb:1 /bin/true"
   -n "berth-runc run" "$runc --root $work/runc run --bundle $work/bb bench-\$RANDOM"
 )
@@ -52,6 +60,7 @@ if command -v dockerd >/dev/null; then
   cmds+=(-n "docker run --rm" "docker run --rm --network none localhost/bench/bb:1 /bin/true")
 fi
 hyperfine --runs "$runs" --warmup 5 --export-json "$out/engine.json" "${cmds[@]}" >/dev/null
+"$berth" rm -f bench-ref >/dev/null
 start=$(date +%s.%N)
 for _ in $(seq 1 50); do "$berth" run --rm localhost/bench/bb:1 /bin/true; done
 end=$(date +%s.%N)
@@ -87,6 +96,7 @@ jq -r --arg per "$(echo "50 / ($end - $start)" | bc -l)" --arg rss "$mon_rss" '.
     "podman run --rm: \($m["podman run --rm"] * 1000 | floor) ms (berth/podman \(($m["berth run --rm"] / $m["podman run --rm"]) * 1000 | floor / 1000))",
     (if $m["docker run --rm"] then "docker run --rm: \($m["docker run --rm"] * 1000 | floor) ms (berth/docker \(($m["berth run --rm"] / $m["docker run --rm"]) * 1000 | floor / 1000))" else empty end),
     "berth-runc run: \($m["berth-runc run"] * 1000 | . * 10 | floor / 10) ms (berth run / bare runtime \(($m["berth run --rm"] / $m["berth-runc run"]) * 100 | floor / 100))",
+    "berth-runc run of berth'"'"'s spec: \($m["berth-runc run (berth'"'"'s spec)"] * 1000 | . * 10 | floor / 10) ms (berth run / that \(($m["berth run --rm"] / $m["berth-runc run (berth'"'"'s spec)"]) * 100 | floor / 100))",
     "sequential berth run --rm: \($per | tonumber | floor) per second",
     "monitor RSS: \($rss) KiB"' "$out/engine.json"
 echo "$many" | jq -r .

@@ -1128,6 +1128,28 @@ fn each(
 }
 
 pub fn stop(g: &Globals, argv: &[String]) -> Result<()> {
+    let flags = [opt("time", Some('t')), opt("signal", Some('s'))];
+    if let Ok(m) = args::parse(&flags, argv, true) {
+        if m.args.len() > 1 {
+            // Several: all at once, as docker's CLI does.
+            let t = m.get("time").and_then(|t| t.parse::<i64>().ok());
+            let mut engine = open(g, false)?;
+            let mut failed = false;
+            for (name, r) in m.args.iter().zip(engine.stop_many(&m.args, t)) {
+                match r {
+                    Ok(_) => println!("{name}"),
+                    Err(e) => {
+                        eprintln!("Error response from daemon: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+    }
     each(
         g,
         "stop",

@@ -769,3 +769,28 @@ fn exposed_ports_come_from_the_image_and_expose() {
     let err = e.fails(&["create", "--expose", "80/xyz", "web:1"]);
     assert!(err.contains("invalid proto: xyz"), "{err}");
 }
+
+#[test]
+fn stopping_several_runs_their_grace_periods_side_by_side() {
+    let e = with_busybox();
+    // PID 1 ignores SIGTERM without a handler: each stop waits out its whole timeout.
+    for n in ["s1", "s2", "s3"] {
+        e.ok(&["run", "-d", "--name", n, "busybox", "sleep", "100"]);
+    }
+    let t = std::time::Instant::now();
+    let out = e.ok(&["stop", "-t", "2", "s1", "s2", "s3"]);
+    let took = t.elapsed();
+    assert_eq!(out, "s1\ns2\ns3\n");
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    assert!(took >= std::time::Duration::from_secs(2), "took {took:?}");
+    let st = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    assert_eq!(
+        st.lines().filter(|l| l.ends_with("exited")).count(),
+        3,
+        "{st}"
+    );
+    let o = e.berth(&["stop", "s1", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("No such container: nope"));
+    e.ok(&["rm", "s1", "s2", "s3"]);
+}

@@ -638,6 +638,38 @@ impl Engine {
         }
     }
 
+    /// `docker stop` of several containers at once, as docker's CLI stops them in parallel:
+    /// every stop signal goes out first, so the grace periods run side by side and the whole
+    /// takes about the longest one, not their sum. One result per id, in order.
+    pub fn stop_many(&mut self, ids: &[String], timeout: Option<i64>) -> Vec<Result<Container>> {
+        let mut deadlines = Vec::new();
+        for id in ids {
+            let d = self.refresh(id).map(|c| {
+                if c.state.status == Status::Running {
+                    let sig = c
+                        .config
+                        .stop_signal
+                        .clone()
+                        .unwrap_or_else(|| "SIGTERM".into());
+                    let _ = self.kill(&c.id, &sig);
+                }
+                let t = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0) as u64;
+                std::time::Instant::now() + std::time::Duration::from_secs(t)
+            });
+            deadlines.push(d);
+        }
+        ids.iter()
+            .zip(deadlines)
+            .map(|(id, d)| {
+                let d = d?;
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                // What is left of its grace period, then the usual stop (signal, wait, kill).
+                self.wait(id, Some(left))?;
+                self.stop(id, Some(0))
+            })
+            .collect()
+    }
+
     /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds.
     pub fn stop(&mut self, id: &str, timeout: Option<i64>) -> Result<Container> {
         let c = self.refresh(id)?;
