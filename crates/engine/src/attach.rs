@@ -56,33 +56,40 @@ pub fn write_frame(w: &mut impl Write, stream: u8, data: &[u8]) -> std::io::Resu
 #[derive(Default)]
 pub struct Frames {
     buf: Vec<u8>,
+    /// Where the next frame starts in `buf`: frames are handed out without moving the rest,
+    /// which is compacted on the next push (so many small frames cost linear time).
+    start: usize,
 }
 
 impl Frames {
     pub fn push(&mut self, data: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(data);
     }
 
     /// The next whole frame, or `Ok(None)` until more bytes come; an error for a frame
-    /// too large to be one of ours.
+    /// too large to be one of ours (and again on every call after it: the stream is lost).
     pub fn next_frame(&mut self) -> std::io::Result<Option<(u8, Vec<u8>)>> {
-        if self.buf.len() < 8 {
+        let buf = &self.buf[self.start..];
+        if buf.len() < 8 {
             return Ok(None);
         }
-        let len = u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
+        let len = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
         if len > MAX_FRAME {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("attach frame of {len} bytes"),
             ));
         }
-        if self.buf.len() < 8 + len {
+        if buf.len() < 8 + len {
             return Ok(None);
         }
-        let stream = self.buf[0];
-        let data = self.buf[8..8 + len].to_vec();
-        self.buf.drain(..8 + len);
-        Ok(Some((stream, data)))
+        let frame = (buf[0], buf[8..8 + len].to_vec());
+        self.start += 8 + len;
+        Ok(Some(frame))
     }
 }
 
