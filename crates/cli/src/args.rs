@@ -71,6 +71,9 @@ pub fn parse(flags: &[Flag], argv: &[String], interspersed: bool) -> Result<Matc
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (body, None),
             };
+            if name.is_empty() {
+                return Err(format!("bad flag syntax: {a}"));
+            }
             let f = find_long(name).ok_or_else(|| format!("unknown flag: --{name}"))?;
             let v = if f.value {
                 match inline {
@@ -82,9 +85,10 @@ pub fn parse(flags: &[Flag], argv: &[String], interspersed: bool) -> Result<Matc
                     None => return Err(format!("flag needs an argument: --{name}")),
                 }
             } else {
+                // strconv.ParseBool's spellings.
                 match inline.as_deref() {
-                    None | Some("true") | Some("1") => "true".into(),
-                    Some("false") | Some("0") => "false".into(),
+                    None | Some("1" | "t" | "T" | "true" | "TRUE" | "True") => "true".into(),
+                    Some("0" | "f" | "F" | "false" | "FALSE" | "False") => "false".into(),
                     Some(v) => {
                         return Err(format!(
                             "invalid argument {v:?} for \"--{name}\" flag: strconv.ParseBool: parsing {v:?}: invalid syntax"
@@ -180,5 +184,72 @@ mod tests {
             parse(FLAGS, &v(&["--format"]), true).unwrap_err(),
             "flag needs an argument: --format"
         );
+    }
+
+    #[test]
+    fn pflag_bools_and_bad_syntax() {
+        let m = parse(FLAGS, &v(&["--all=T", "--quiet=False"]), true).unwrap();
+        assert!(m.on("all") && !m.on("quiet"));
+        assert_eq!(
+            parse(FLAGS, &v(&["--all=yes"]), true).unwrap_err(),
+            "invalid argument \"yes\" for \"--all\" flag: strconv.ParseBool: parsing \"yes\": invalid syntax"
+        );
+        assert_eq!(
+            parse(FLAGS, &v(&["--=x"]), true).unwrap_err(),
+            "bad flag syntax: --=x"
+        );
+    }
+
+    fn arg() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            ".{0,8}",
+            prop::sample::select(vec![
+                "-",
+                "--",
+                "-a",
+                "-q",
+                "-aq",
+                "-ae",
+                "-eX",
+                "-e=Y",
+                "-e",
+                "--all",
+                "--all=false",
+                "--all=x",
+                "--format",
+                "--format=",
+                "--env",
+                "--env=A=1",
+                "--bogus",
+                "-z",
+                "-é",
+                "--=",
+                "x",
+                "é",
+            ])
+            .prop_map(String::from),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: None,
+            ..proptest::test_runner::Config::with_cases(256)
+        })]
+
+        /// Any argv: parsed or refused, never a panic; positionals are arguments given,
+        /// and a command that stops at its first positional keeps the rest as it was.
+        #[test]
+        fn argv_never_panics(argv in proptest::collection::vec(arg(), 0..8), inter in proptest::bool::ANY) {
+            if let Ok(m) = parse(FLAGS, &argv, inter) {
+                if !inter {
+                    proptest::prop_assert!(argv.ends_with(&m.args));
+                }
+                for a in &m.args {
+                    proptest::prop_assert!(argv.contains(a));
+                }
+            }
+        }
     }
 }

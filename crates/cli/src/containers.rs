@@ -277,31 +277,190 @@ fn health_flags(cmd: &str, m: &Matches) -> Result<Option<berth_engine::health::H
 /// go-units' RAMInBytes: `512`, `64m`, `1.5g`, `2GiB`, binary multiples; docker's message on
 /// a bad one.
 pub fn ram_in_bytes(flag: &str, v: &str) -> Result<i64> {
-    let bad = || {
+    parse_ram(v).ok_or_else(|| {
         Failure::usage(
             "run",
             format!("invalid argument {v:?} for \"{flag}\" flag: invalid size: '{v}'"),
         )
+    })
+}
+
+/// go-units' grammar, `^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$`, whole: no sign, no
+/// surrounding space, digits on both sides of a point. None for anything else, and for a
+/// size past what an i64 holds (go-units would wrap it).
+fn parse_ram(v: &str) -> Option<i64> {
+    let b = v.as_bytes();
+    let mut i = 0;
+    loop {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        if i + 1 < b.len() && b[i] == b'.' && b[i + 1].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    // "1.5.5" matches the pattern and then fails as a float, as in go-units.
+    let n: f64 = v[..i].parse().ok()?;
+    let mut unit = &v[i..];
+    unit = unit.strip_prefix(' ').unwrap_or(unit);
+    let lower = unit.to_ascii_lowercase();
+    let mut u = lower.as_str();
+    let power = match u.chars().next() {
+        Some(c @ ('k' | 'm' | 'g' | 't' | 'p')) => {
+            u = &u[1..];
+            "kmgtp".find(c).map_or(0, |p| p + 1)
+        }
+        _ => 0,
     };
-    let t = v.trim();
-    let digits = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(digits);
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let mult: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024f64.powi(4),
-        "p" => 1024f64.powi(5),
-        _ => return Err(bad()),
+    u = u.strip_prefix('i').unwrap_or(u);
+    u = u.strip_prefix('b').unwrap_or(u);
+    if !u.is_empty() {
+        return None;
+    }
+    if !v[..i].contains('.') {
+        // Whole numbers exactly (go-units goes through a float64, exact below 2^53).
+        let n: u128 = v[..i].parse().ok()?;
+        return i64::try_from(n.checked_mul(1u128 << (10 * power))?).ok();
+    }
+    let bytes = n * 1024f64.powi(power as i32);
+    // 2^63 itself is past i64::MAX.
+    (bytes < 9_223_372_036_854_775_808.0).then_some(bytes as i64)
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Docker's `--ulimit NAME=SOFT[:HARD]` (go-units' ParseUlimit): a known name, one or two
+/// integers, the soft limit no more than the hard one.
+fn parse_ulimit(u: &str) -> Result<(String, u64, u64)> {
+    const NAMES: &[&str] = &[
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
+    ];
+    let bad = |why: String| {
+        Failure::usage(
+            "run",
+            format!("invalid argument {u:?} for \"--ulimit\" flag: {why}"),
+        )
     };
-    Ok((n * mult) as i64)
+    let (name, vals) = u
+        .split_once('=')
+        .ok_or_else(|| bad(format!("invalid ulimit argument: {u}")))?;
+    if !NAMES.contains(&name) {
+        return Err(bad(format!("invalid ulimit type: {name}")));
+    }
+    let parts: Vec<&str> = vals.split(':').collect();
+    if parts.len() > 2 {
+        return Err(bad(format!(
+            "too many limit value arguments - {vals}, can only have up to two, `soft[:hard]`"
+        )));
+    }
+    let num = |x: &str| {
+        x.parse::<u64>()
+            .map_err(|_| bad(format!("invalid ulimit value: {x}")))
+    };
+    let soft = num(parts[0])?;
+    let hard = match parts.get(1) {
+        Some(h) => num(h)?,
+        None => soft,
+    };
+    if soft > hard {
+        return Err(bad(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )));
+    }
+    Ok((name.to_string(), soft, hard))
+}
+
+/// The lines of an `--env-file` as Docker reads them (opts.ParseEnvFile): leading space
+/// trimmed, blank and `#` lines skipped, `NAME=VALUE` kept as it is (trailing space and
+/// all), a bare `NAME` taken from `lookup` or dropped when unset; an error for a name with
+/// whitespace in it or no name at all.
+fn parse_env_file(
+    file: &str,
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, value) = match line.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (line, None),
+        };
+        let bad =
+            |why: String| Failure::new(125, format!("{file}: poorly formatted environment: {why}"));
+        if name.contains(char::is_whitespace) {
+            return Err(bad(format!("variable '{name}' contains whitespaces")));
+        }
+        if name.is_empty() {
+            return Err(bad(format!("no variable name on line '{line}'")));
+        }
+        match value {
+            Some(v) => out.push(format!("{name}={v}")),
+            None => {
+                if let Some(v) = lookup(name) {
+                    out.push(format!("{name}={v}"));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Docker's `--add-host NAME:IP` (or `NAME=IP`; an IPv6 address may be in brackets), as
+/// `NAME:IP` for the engine; `host-gateway` is left for the engine to judge.
+fn parse_add_host(val: &str) -> Result<String> {
+    let (name, ip) = val
+        .split_once('=')
+        .or_else(|| val.split_once(':'))
+        .filter(|(n, _)| !n.is_empty())
+        .ok_or_else(|| {
+            Failure::usage(
+                "run",
+                format!("invalid argument {val:?} for \"--add-host\" flag: bad format for add-host: {val:?}"),
+            )
+        })?;
+    let ip = match ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
+        Some(inner) if !inner.is_empty() => inner,
+        _ => ip,
+    };
+    if ip != "host-gateway" && ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(Failure::usage(
+            "run",
+            format!("invalid argument {val:?} for \"--add-host\" flag: invalid IP address in add-host: {ip:?}"),
+        ));
+    }
+    Ok(format!("{name}:{ip}"))
 }
 
 /// `--mount type=bind,source=/a,target=/b,readonly` and `type=tmpfs,target=/t,tmpfs-size=N`.
@@ -309,18 +468,41 @@ fn mount_flag(v: &str, host: &mut berth_engine::container::HostConfig) -> Result
     let mut kind = "volume".to_string();
     let (mut src, mut dst, mut ro, mut size, mut mode) = (None, None, false, None, None);
     let mut nocopy = false;
+    let bad = |why: String| {
+        Failure::new(
+            125,
+            format!("invalid argument {v:?} for \"--mount\" flag: {why}"),
+        )
+    };
     for kv in v.split(',') {
-        let (k, val) = kv.split_once('=').unwrap_or((kv, "true"));
-        match k {
+        let (k, val) = match kv.split_once('=') {
+            Some((k, val)) => (k.to_ascii_lowercase(), val),
+            None => {
+                let k = kv.to_ascii_lowercase();
+                if !matches!(k.as_str(), "readonly" | "ro" | "volume-nocopy") {
+                    return Err(bad(format!(
+                        "invalid field '{kv}' must be a key=value pair"
+                    )));
+                }
+                (k, "true")
+            }
+        };
+        let boolean =
+            |val: &str| parse_bool(val).ok_or_else(|| bad(format!("invalid value for {k}: {val}")));
+        match k.as_str() {
             "type" => kind = val.to_string(),
             "source" | "src" => src = Some(val.to_string()),
             "target" | "destination" | "dst" => dst = Some(val.to_string()),
-            "readonly" | "ro" => ro = val != "false" && val != "0",
-            "tmpfs-size" => size = Some(ram_in_bytes("--mount", val)?),
+            "readonly" | "ro" => ro = boolean(val)?,
+            "tmpfs-size" => {
+                size = Some(
+                    parse_ram(val).ok_or_else(|| bad(format!("invalid value for {k}: {val}")))?,
+                )
+            }
             "tmpfs-mode" => mode = Some(val.to_string()),
-            "volume-nocopy" => nocopy = val != "false" && val != "0",
+            "volume-nocopy" => nocopy = boolean(val)?,
             "bind-propagation" | "consistency" => {}
-            other => return Err(Failure::new(125, format!("invalid argument {v:?} for \"--mount\" flag: unexpected key '{other}' in '{kv}'"))),
+            other => return Err(bad(format!("unexpected key '{other}' in '{kv}'"))),
         }
     }
     let dst = dst.ok_or_else(|| {
@@ -386,12 +568,7 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
     for f in m.all("env-file") {
         let text =
             std::fs::read_to_string(&f).map_err(|e| Failure::new(125, format!("open {f}: {e}")))?;
-        env.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(expand_env),
-        );
+        env.extend(parse_env_file(&f, &text, |n| std::env::var(n).ok())?);
     }
     env.extend(m.all("env").iter().map(|e| expand_env(e)));
     let mut host = berth_engine::container::HostConfig {
@@ -467,27 +644,7 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
         host.pids_limit = v.parse().map_err(|_| Failure::usage("run", format!("invalid argument {v:?} for \"--pids-limit\" flag: strconv.ParseInt: parsing {v:?}: invalid syntax")))?;
     }
     for u in m.all("ulimit") {
-        let (name, vals) = u.split_once('=').ok_or_else(|| {
-            Failure::usage(
-                "run",
-                format!(
-                    "invalid argument {u:?} for \"--ulimit\" flag: invalid ulimit argument: {u}"
-                ),
-            )
-        })?;
-        let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
-        let num = |x: &str| {
-            x.parse::<u64>().map_err(|_| {
-                Failure::usage(
-                    "run",
-                    format!(
-                        "invalid argument {u:?} for \"--ulimit\" flag: invalid ulimit value: {x}"
-                    ),
-                )
-            })
-        };
-        host.ulimits
-            .push((name.to_string(), num(soft)?, num(hard)?));
+        host.ulimits.push(parse_ulimit(&u)?);
     }
     for d in m.all("device") {
         let parts: Vec<&str> = d.split(':').collect();
@@ -518,7 +675,11 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
         host.sysctls.insert(k.to_string(), v.to_string());
     }
     host.group_add = m.all("group-add");
-    host.extra_hosts = m.all("add-host");
+    host.extra_hosts = m
+        .all("add-host")
+        .iter()
+        .map(|h| parse_add_host(h))
+        .collect::<Result<_>>()?;
     host.dns = m.all("dns");
     host.dns_search = m.all("dns-search");
     host.dns_options = m.all("dns-option");
@@ -1263,10 +1424,17 @@ pub fn exec(g: &Globals, argv: &[String]) -> Result<()> {
     if tty && m.on("interactive") && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
         return Err(Failure::new(1, "the input device is not a TTY"));
     }
+    let mut env = Vec::new();
+    for f in m.all("env-file") {
+        let text =
+            std::fs::read_to_string(&f).map_err(|e| Failure::new(125, format!("open {f}: {e}")))?;
+        env.extend(parse_env_file(&f, &text, |n| std::env::var(n).ok())?);
+    }
+    env.extend(m.all("env").iter().map(|e| expand_env(e)));
     let o = berth_engine::exec::ExecOptions {
         tty,
         cmd: m.args[1..].to_vec(),
-        env: m.all("env").iter().map(|e| expand_env(e)).collect(),
+        env,
         user: m.get("user").map(String::from),
         workdir: m.get("workdir").map(String::from),
         detach: m.on("detach"),
@@ -1660,4 +1828,238 @@ pub fn diff(g: &Globals, argv: &[String]) -> Result<()> {
         let _ = writeln!(out, "{k} {p}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::Config;
+
+    fn cases(n: u32) -> Config {
+        Config {
+            failure_persistence: None,
+            ..Config::with_cases(n)
+        }
+    }
+
+    #[test]
+    fn sizes_as_go_units_reads_them() {
+        for (s, want) in [
+            ("512", 512),
+            ("64m", 64 << 20),
+            ("1.5g", 3 << 29),
+            ("2GiB", 2 << 30),
+            ("1 kb", 1024),
+            ("1ib", 1),
+            ("7B", 7),
+            ("1.5.5", -1),
+            ("12zz", -1),
+            ("-1", -1),
+            ("", -1),
+            (" 1m", -1),
+            ("1m ", -1),
+            ("1.", -1),
+            (".5", -1),
+            ("1  m", -1),
+            ("1e3", -1),
+            ("99999999999999999999", -1),
+            ("8388608t", -1),
+            ("8388607t", 8_388_607 << 40),
+            ("9999999999999999999p", -1),
+            ("1208925819614629174706176p", -1),
+        ] {
+            assert_eq!(parse_ram(s).unwrap_or(-1), want, "{s:?}");
+        }
+        let e = ram_in_bytes("-m, --memory", "12zz").unwrap_err();
+        assert_eq!(
+            e.message,
+            "invalid argument \"12zz\" for \"-m, --memory\" flag: invalid size: '12zz'"
+        );
+    }
+
+    #[test]
+    fn ulimits_as_docker_reads_them() {
+        assert_eq!(
+            parse_ulimit("nofile=1024:2048").unwrap(),
+            ("nofile".into(), 1024, 2048)
+        );
+        assert_eq!(parse_ulimit("nproc=10").unwrap(), ("nproc".into(), 10, 10));
+        let err = |u: &str| parse_ulimit(u).unwrap_err().message;
+        assert!(err("nofile").ends_with("invalid ulimit argument: nofile"));
+        assert!(err("bogus=1").ends_with("invalid ulimit type: bogus"));
+        assert!(err("nofile=1:2:3").contains("too many limit value arguments - 1:2:3"));
+        assert!(err("nofile=x").ends_with("invalid ulimit value: x"));
+        assert!(err("nofile=2048:1024")
+            .ends_with("ulimit soft limit must be less than or equal to hard limit: 2048 > 1024"));
+    }
+
+    #[test]
+    fn env_files_as_docker_reads_them() {
+        let look = |n: &str| (n == "HOME").then(|| "/root".to_string());
+        let got = parse_env_file(
+            "f",
+            "\u{feff}A=1\n  # note\n\n  B = x\nC=two words \nHOME\nUNSET\r\nD=\n",
+            look,
+        );
+        assert!(got
+            .unwrap_err()
+            .message
+            .contains("variable 'B ' contains whitespaces"));
+        let got = parse_env_file(
+            "f",
+            "\u{feff}A=1\n  # c\n\nC=two words \nHOME\nUNSET\r\nD=\n",
+            look,
+        )
+        .unwrap();
+        assert_eq!(got, ["A=1", "C=two words ", "HOME=/root", "D="]);
+        assert!(parse_env_file("f", "=x", look)
+            .unwrap_err()
+            .message
+            .contains("no variable name on line '=x'"));
+    }
+
+    #[test]
+    fn add_hosts_as_docker_reads_them() {
+        assert_eq!(parse_add_host("h:1.2.3.4").unwrap(), "h:1.2.3.4");
+        assert_eq!(parse_add_host("h=::1").unwrap(), "h:::1");
+        assert_eq!(parse_add_host("h:::1").unwrap(), "h:::1");
+        assert_eq!(parse_add_host("h=[::1]").unwrap(), "h:::1");
+        assert_eq!(parse_add_host("h:host-gateway").unwrap(), "h:host-gateway");
+        assert!(parse_add_host("h")
+            .unwrap_err()
+            .message
+            .ends_with("bad format for add-host: \"h\""));
+        assert!(parse_add_host(":1.2.3.4").is_err());
+        assert!(parse_add_host("h:1.2.3")
+            .unwrap_err()
+            .message
+            .ends_with("invalid IP address in add-host: \"1.2.3\""));
+    }
+
+    #[test]
+    fn mounts_as_docker_reads_them() {
+        let mut h = berth_engine::container::HostConfig::default();
+        mount_flag("type=bind,src=/a,dst=/b,readonly", &mut h).unwrap();
+        mount_flag(
+            "type=volume,source=v1,target=/v,ro=false,volume-nocopy",
+            &mut h,
+        )
+        .unwrap();
+        mount_flag("Type=tmpfs,Target=/t,tmpfs-size=1m", &mut h).unwrap();
+        assert_eq!(h.binds, ["/a:/b:ro"]);
+        assert!(!h.volumes[0].read_only && h.volumes[0].no_copy);
+        assert_eq!(h.tmpfs, ["/t:size=1048576"]);
+        let err = |v: &str| mount_flag(v, &mut h.clone()).unwrap_err().message;
+        assert!(err("type=bind,src=/a,dst=/b,readonly=yes")
+            .ends_with("invalid value for readonly: yes"));
+        assert!(
+            err("type,src=/a,dst=/b").ends_with("invalid field 'type' must be a key=value pair")
+        );
+        assert!(err("type=tmpfs,dst=/t,tmpfs-size=12zz")
+            .ends_with("invalid value for tmpfs-size: 12zz"));
+        assert!(err("type=bind,bogus=1,dst=/b").contains("unexpected key 'bogus' in 'bogus=1'"));
+    }
+
+    proptest! {
+        #![proptest_config(cases(256))]
+
+        /// Any size text: no panic; what is accepted is go-units' grammar, an i64 that is
+        /// the exact value for whole numbers; errors quote the value.
+        #[test]
+        fn sizes_never_panic(v in prop_oneof![
+            ".{0,12}",
+            "[0-9]{1,22}(\\.[0-9]{1,3})? ?[kKmMgGtTpPxX]?[iI]?[bB]?",
+            "-?[0-9]{0,4}[.]{0,2}[0-9]{0,3}[ ]{0,2}[a-z]{0,3}",
+        ]) {
+            match ram_in_bytes("--memory", &v) {
+                Ok(n) => {
+                    prop_assert!(n >= 0);
+                    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+                    prop_assert!(digits > 0);
+                    if !v.contains('.') {
+                        let int: u128 = v[..digits].parse().unwrap();
+                        let unit = v[digits..].trim_start().to_ascii_lowercase();
+                        let power = "kmgtp".find(unit.chars().next().unwrap_or('_')).map_or(0, |p| p + 1);
+                        prop_assert_eq!(n as u128, int << (10 * power));
+                    }
+                }
+                Err(e) => {
+                    let want = format!("invalid size: '{}'", v);
+                    prop_assert!(e.message.ends_with(&want), "{}", e.message);
+                }
+            }
+        }
+
+        /// `--ulimit`: no panic; what is accepted has soft <= hard; errors quote the value.
+        #[test]
+        fn ulimits_never_panic(u in prop_oneof![
+            ".{0,16}",
+            "(nofile|nproc|core|bogus)?=?[0-9]{0,21}(:[0-9x]{0,21}){0,2}",
+        ]) {
+            match parse_ulimit(&u) {
+                Ok((name, soft, hard)) => {
+                    prop_assert!(soft <= hard);
+                    let prefix = format!("{}=", name);
+                    prop_assert!(u.starts_with(&prefix), "{}", u);
+                }
+                Err(e) => {
+                    let want = format!("invalid argument {:?}", u);
+                    prop_assert!(e.message.starts_with(&want), "{}", e.message);
+                }
+            }
+        }
+
+        /// `--env-file`: no panic; every entry kept is NAME=VALUE with a name free of
+        /// whitespace, and no more entries than lines.
+        #[test]
+        fn env_files_never_panic(text in "([ \t]{0,2}[#A-Z =a\t]{0,6}\r?\n){0,6}|.{0,40}") {
+            if let Ok(env) = parse_env_file("f", &text, |_| Some("v".into())) {
+                prop_assert!(env.len() <= text.lines().count());
+                for e in env {
+                    let (n, _) = e.split_once('=').unwrap();
+                    prop_assert!(!n.is_empty() && !n.contains(char::is_whitespace), "{}", e);
+                }
+            }
+        }
+
+        /// `--add-host`: no panic; what is accepted is NAME:IP with a real address.
+        #[test]
+        fn add_hosts_never_panic(v in prop_oneof![
+            ".{0,20}",
+            "[a-z]{0,3}[:=]\\[?[0-9a-f:.]{0,12}\\]?",
+        ]) {
+            match parse_add_host(&v) {
+                Ok(h) => {
+                    let (n, ip) = h.split_once(':').unwrap();
+                    prop_assert!(!n.is_empty());
+                    prop_assert!(ip == "host-gateway" || ip.parse::<std::net::IpAddr>().is_ok());
+                }
+                Err(e) => {
+                    let want = format!("invalid argument {:?}", v);
+                    prop_assert!(e.message.starts_with(&want), "{}", e.message);
+                }
+            }
+        }
+
+        /// `--mount`: no panic on any text, and any error quotes the value or names the
+        /// field at fault.
+        #[test]
+        fn mounts_never_panic(v in prop_oneof![
+            ".{0,24}",
+            prop::collection::vec(
+                "(type|src|source|dst|target|ro|readonly|volume-nocopy|tmpfs-size|tmpfs-mode|Type|bogus)(=(bind|volume|tmpfs|/a|rel|true|0|yes|1m|zz|))?",
+                0..6,
+            ).prop_map(|v| v.join(",")),
+        ]) {
+            let mut h = berth_engine::container::HostConfig::default();
+            if let Err(e) = mount_flag(&v, &mut h) {
+                let quoted = format!("{:?}", v);
+                prop_assert!(
+                    e.message.contains(&quoted) || e.message.contains("mount config") || e.message.contains("mount type"),
+                    "{}", e.message
+                );
+            }
+        }
+    }
 }

@@ -271,6 +271,29 @@ impl Template {
         Ok(out)
     }
 
+    /// A listing's rows are Go structs in docker: a field they don't have is an error
+    /// (`{{.Bogus}}`), not `<no value>`. Only the first step of each path is checked;
+    /// what is below it may be a map.
+    pub fn check_fields(&self, row: &Value) -> Result<(), String> {
+        let Value::Object(o) = row else {
+            return Ok(());
+        };
+        for p in &self.pieces {
+            let Piece::Action(toks) = p else { continue };
+            for t in toks {
+                let Some(first) = t.strip_prefix('.').and_then(|f| f.split('.').next()) else {
+                    continue;
+                };
+                if !first.is_empty() && !o.contains_key(first) {
+                    return Err(format!(
+                        "template: executing \"\" at <{t}>: can't evaluate field {first}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The header row of a `table` template: each field's name, upper-cased and spaced the
     /// way docker labels it, from `headers`.
     pub fn header(&self, headers: &[(&str, &str)]) -> String {
@@ -298,6 +321,9 @@ impl Template {
 /// columns, as in docker.
 pub fn render_all(src: &str, items: &[Value], headers: &[(&str, &str)]) -> Result<String, String> {
     let t = Template::parse(src)?;
+    if let Some(v) = items.first() {
+        t.check_fields(v)?;
+    }
     let mut lines = Vec::new();
     if t.table {
         lines.push(t.header(headers));
@@ -393,6 +419,78 @@ mod tests {
         assert!(Template::parse("{{.ID").is_err());
         let out = render_all("table {{.ID}}\\t{{.ID}}", &[v], &[("ID", "IMAGE ID")]).unwrap();
         assert_eq!(out, "IMAGE ID   IMAGE ID\nabc        abc\n");
+    }
+
+    #[test]
+    fn unknown_fields_of_a_listing_are_errors() {
+        let rows = [json!({"ID": "abc", "Labels": {"a": "b"}})];
+        let err = render_all("{{.Bogus}}", &rows, &[]).unwrap_err();
+        assert_eq!(
+            err,
+            "template: executing \"\" at <.Bogus>: can't evaluate field Bogus"
+        );
+        assert!(render_all("{{json .Labels.x}} {{index .Labels \"a\"}}", &rows, &[]).is_ok());
+        assert!(render_all("{{upper .Nope}}", &rows, &[]).is_err());
+        assert_eq!(
+            render_all("{{json .}}", &rows, &[]).unwrap(),
+            "{\"ID\":\"abc\",\"Labels\":{\"a\":\"b\"}}\n"
+        );
+    }
+
+    fn template_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            ".{0,30}",
+            prop::collection::vec(
+                prop_oneof![
+                    Just("{{".to_string()),
+                    Just("}}".to_string()),
+                    Just("{{-".to_string()),
+                    Just("-}}".to_string()),
+                    Just("table ".to_string()),
+                    Just("\\t".to_string()),
+                    Just("\"".to_string()),
+                    Just("\\".to_string()),
+                    Just(" ".to_string()),
+                    Just(".".to_string()),
+                    Just(".ID".to_string()),
+                    Just(".Config.Cmd".to_string()),
+                    Just(".Labels.a".to_string()),
+                    Just(".N.x".to_string()),
+                    Just(".Bogus".to_string()),
+                    prop::sample::select(vec![
+                        "json", "upper", "lower", "title", "len", "join", "index", "println",
+                        "printf", "nope",
+                    ])
+                    .prop_map(String::from),
+                    "[a-zé\"]{0,3}",
+                ],
+                0..12,
+            )
+            .prop_map(|v| v.concat()),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: None,
+            ..proptest::test_runner::Config::with_cases(256)
+        })]
+
+        /// Any `--format` text: parse, render, header and the listing path return without
+        /// panicking; a template naming a field the rows lack is an error.
+        #[test]
+        fn templates_never_panic(src in template_text()) {
+            let v = json!({"ID": "abc", "Config": {"Cmd": ["sh", "-c"]}, "Labels": {"a": "b"}, "N": null, "Num": 5});
+            if let Ok(t) = Template::parse(&src) {
+                let _ = t.render(&v);
+                let _ = t.header(&[("ID", "CONTAINER ID")]);
+                let listed = render_all(&src, std::slice::from_ref(&v), &[("ID", "CONTAINER ID")]);
+                if src.contains("{{.Bogus") && src.find("}}").is_some_and(|e| e > src.find("{{.Bogus").unwrap_or(usize::MAX)) {
+                    proptest::prop_assert!(listed.is_err());
+                }
+            }
+        }
     }
 
     #[test]

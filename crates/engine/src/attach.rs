@@ -21,7 +21,8 @@ pub const STDERR: u8 = 2;
 pub const RESIZE: u8 = 3;
 
 /// Frames larger than this are refused: a client can't make the monitor allocate at will.
-const MAX_FRAME: usize = 1 << 20;
+/// [`write_frame`] splits longer data into frames of at most this size.
+pub const MAX_FRAME: usize = 1 << 20;
 
 /// The socket's name in the container's directory.
 pub const SOCKET: &str = "attach.sock";
@@ -32,47 +33,63 @@ pub(crate) fn socket_path(dir_fd: BorrowedFd<'_>) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}/{SOCKET}", dir_fd.as_raw_fd()))
 }
 
+/// Writes `data` on `stream`: one frame, or several of at most [`MAX_FRAME`] bytes each when
+/// it is longer (the peer's [`Frames`] refuses larger ones), in order.
 pub fn write_frame(w: &mut impl Write, stream: u8, data: &[u8]) -> std::io::Result<()> {
-    let mut head = [0u8; 8];
-    head[0] = stream;
-    head[4..].copy_from_slice(&(data.len() as u32).to_be_bytes());
-    let mut buf = Vec::with_capacity(8 + data.len());
-    buf.extend_from_slice(&head);
-    buf.extend_from_slice(data);
-    w.write_all(&buf)
+    let mut chunks = data.chunks(MAX_FRAME).peekable();
+    if chunks.peek().is_none() {
+        // An empty frame is still one.
+        return w.write_all(&[stream, 0, 0, 0, 0, 0, 0, 0]);
+    }
+    for chunk in chunks {
+        let mut buf = Vec::with_capacity(8 + chunk.len());
+        buf.extend_from_slice(&[stream, 0, 0, 0]);
+        // At most MAX_FRAME (1 MiB): fits a u32.
+        buf.extend_from_slice(&(chunk.len() as u32).to_be_bytes());
+        buf.extend_from_slice(chunk);
+        w.write_all(&buf)?;
+    }
+    Ok(())
 }
 
 /// Collects bytes as they arrive and hands out whole frames.
 #[derive(Default)]
 pub struct Frames {
     buf: Vec<u8>,
+    /// Where the next frame starts in `buf`: frames are handed out without moving the rest,
+    /// which is compacted on the next push (so many small frames cost linear time).
+    start: usize,
 }
 
 impl Frames {
     pub fn push(&mut self, data: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(data);
     }
 
     /// The next whole frame, or `Ok(None)` until more bytes come; an error for a frame
-    /// too large to be one of ours.
+    /// too large to be one of ours (and again on every call after it: the stream is lost).
     pub fn next_frame(&mut self) -> std::io::Result<Option<(u8, Vec<u8>)>> {
-        if self.buf.len() < 8 {
+        let buf = &self.buf[self.start..];
+        if buf.len() < 8 {
             return Ok(None);
         }
-        let len = u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]) as usize;
+        let len = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
         if len > MAX_FRAME {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("attach frame of {len} bytes"),
             ));
         }
-        if self.buf.len() < 8 + len {
+        if buf.len() < 8 + len {
             return Ok(None);
         }
-        let stream = self.buf[0];
-        let data = self.buf[8..8 + len].to_vec();
-        self.buf.drain(..8 + len);
-        Ok(Some((stream, data)))
+        let frame = (buf[0], buf[8..8 + len].to_vec());
+        self.start += 8 + len;
+        Ok(Some(frame))
     }
 }
 
@@ -96,8 +113,8 @@ pub fn winsize(fd: RawFd) -> Option<(u16, u16)> {
     (r == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
-/// Docker's `--detach-keys` syntax: comma-separated keys, each a single character or
-/// `ctrl-X` (X a letter, or one of `@[\]^_`).
+/// Docker's `--detach-keys` syntax (moby/term's `ToBytes`): comma-separated keys, each a
+/// single byte or `ctrl-X` (X a lower-case letter, or one of `@[\]^_`).
 pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>> {
     let bad = || EngineError::Invalid(format!("Invalid detach keys ({spec}) provided"));
     let mut out = Vec::new();
@@ -107,7 +124,7 @@ pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>> {
             if c.len() != 1 {
                 return Err(bad());
             }
-            let ch = c[0].to_ascii_lowercase();
+            let ch = c[0];
             out.push(match ch {
                 b'a'..=b'z' => ch - b'a' + 1,
                 b'@' => 0,
@@ -368,27 +385,42 @@ pub fn bridge_pty(
 }
 
 /// Passes input through, holding back what may begin the detach sequence; says whether
-/// the whole sequence was typed (it is never passed on).
-fn scan_detach(data: &[u8], keys: Option<&[u8]>, matched: &mut usize) -> (Vec<u8>, bool) {
-    let Some(keys) = keys else {
+/// the whole sequence was typed (it is never passed on, nor is anything typed after it).
+///
+/// `matched` is how many bytes of `keys` the input so far ends with (held back, not yet
+/// passed on); it carries over between calls. The sequence is found wherever it starts,
+/// even inside a partial match that failed (`a` `a` `b` with keys `ab`), and the bytes held
+/// back and then released come out in the order they were typed. No keys, or an empty
+/// sequence, pass everything through.
+pub fn scan_detach(data: &[u8], keys: Option<&[u8]>, matched: &mut usize) -> (Vec<u8>, bool) {
+    let Some(keys) = keys.filter(|k| !k.is_empty()) else {
         return (data.to_vec(), false);
     };
-    let mut out = Vec::with_capacity(data.len());
+    // A count from other keys can't index these.
+    if *matched >= keys.len() {
+        *matched = 0;
+    }
+    let mut out = Vec::with_capacity(data.len() + *matched);
     for &b in data {
         if b == keys[*matched] {
             *matched += 1;
             if *matched == keys.len() {
+                *matched = 0;
                 return (out, true);
             }
-        } else {
-            out.extend_from_slice(&keys[..*matched]);
-            *matched = 0;
-            if b == keys[0] {
-                *matched = 1;
-            } else {
-                out.push(b);
-            }
+            continue;
         }
+        // The held-back bytes plus `b` don't continue the sequence: release the shortest
+        // head of them whose rest may still begin it (the longest suffix that is a prefix
+        // of the keys), as the KMP failure function would.
+        let mut pending = keys[..*matched].to_vec();
+        pending.push(b);
+        let keep = (1..=pending.len().min(keys.len() - 1))
+            .rev()
+            .find(|&n| pending[pending.len() - n..] == keys[..n])
+            .unwrap_or(0);
+        out.extend_from_slice(&pending[..pending.len() - keep]);
+        *matched = keep;
     }
     (out, false)
 }
@@ -554,6 +586,23 @@ mod tests {
         assert_eq!(scan_detach(b"x", keys, &mut m), (b"\x10x".to_vec(), false));
         assert_eq!(scan_detach(b"\x10", keys, &mut m), (Vec::new(), false));
         assert_eq!(scan_detach(b"\x11rest", keys, &mut m), (Vec::new(), true));
+        // The sequence found where it starts inside a failed partial match.
+        let mut m = 0;
+        assert_eq!(
+            scan_detach(b"aaab", Some(b"aab"), &mut m),
+            (b"a".to_vec(), true)
+        );
+        let mut m = 0;
+        assert_eq!(
+            scan_detach(b"xaba", Some(b"ab"), &mut m),
+            (b"x".to_vec(), true)
+        );
+        // The state is reset after a detach, and empty keys pass everything.
+        assert_eq!(m, 0);
+        assert_eq!(
+            scan_detach(b"ab", Some(b""), &mut m),
+            (b"ab".to_vec(), false)
+        );
     }
 
     #[test]
@@ -564,6 +613,8 @@ mod tests {
         );
         assert_eq!(parse_detach_keys("ctrl-a,x").unwrap(), vec![1, b'x']);
         assert_eq!(parse_detach_keys("ctrl-[").unwrap(), vec![27]);
+        // Docker's table has lower-case letters only.
+        assert!(parse_detach_keys("ctrl-A").is_err());
         assert!(parse_detach_keys("ctrl-").is_err());
         assert!(parse_detach_keys("abc").is_err());
         assert!(parse_detach_keys("").is_err());

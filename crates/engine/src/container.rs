@@ -157,7 +157,9 @@ pub struct State {
     pub health: Option<crate::health::HealthState>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A container's record. Fields an older (or damaged) record lacks take their defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Container {
     pub id: String,
     pub name: String,
@@ -173,8 +175,10 @@ pub struct Container {
 }
 
 impl Container {
+    /// The first 12 characters of the ID (all of it when shorter, as a damaged record's
+    /// may be).
     pub fn short_id(&self) -> &str {
-        &self.id[..12]
+        self.id.get(..12).unwrap_or(&self.id)
     }
 }
 
@@ -185,7 +189,9 @@ fn db_err(source: rusqlite::Error) -> EngineError {
     })
 }
 
-fn decode(data: &str) -> Result<Container> {
+/// A container record as the database keeps it: JSON, fields missing from it defaulted;
+/// an error (never a panic) for anything else.
+pub fn decode(data: &str) -> Result<Container> {
     serde_json::from_str(data)
         .map_err(|e| EngineError::Invalid(format!("corrupt container record: {e}")))
 }

@@ -136,53 +136,153 @@ pub fn status_of(c: &Container) -> &str {
     }
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds, with its messages.
-pub fn parse_go_duration(s: &str) -> std::result::Result<i64, String> {
-    let bad = || format!("time: invalid duration {s:?}");
-    let (neg, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
+/// Why [`parse_go_duration`] refused a duration: Go's `time.ParseDuration` messages, with
+/// the value quoted as Go quotes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("time: invalid duration {}", go_quote(.0))]
+    Invalid(String),
+    #[error("time: missing unit in duration {}", go_quote(.0))]
+    MissingUnit(String),
+    #[error("time: unknown unit {} in duration {}", go_quote(.unit), go_quote(.value))]
+    UnknownUnit { unit: String, value: String },
+}
+
+/// The `time` package's own `quote`: `"` and `\` escaped, control and non-ASCII bytes as
+/// `\xNN`.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c.is_ascii() && c >= ' ' {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        } else {
+            let mut b = [0u8; 4];
+            for byte in c.encode_utf8(&mut b).bytes() {
+                out.push_str(&format!("\\x{byte:02x}"));
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `time.ParseDuration`, in nanoseconds, with its messages: the same integer
+/// arithmetic (fractions truncated towards zero, never rounded), the same overflow checks
+/// (anything past ±2^63 ns is an invalid duration, `-2562047h47m16.854775808s` is the
+/// least), the same units (`ns`, `us`/`µs`/`μs`, `ms`, `s`, `m`, `h`).
+pub fn parse_go_duration(s: &str) -> std::result::Result<i64, DurationError> {
+    const LIMIT: u64 = 1 << 63;
+    let invalid = || DurationError::Invalid(s.to_string());
+    let mut rest = s.as_bytes();
+    let mut neg = false;
+    if let Some((&c, r)) = rest.split_first() {
+        if c == b'-' || c == b'+' {
+            neg = c == b'-';
+            rest = r;
+        }
+    }
+    if rest == b"0" {
         return Ok(0);
     }
     if rest.is_empty() {
-        return Err(bad());
+        return Err(invalid());
     }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_end];
-        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-            return Err(bad());
+    let mut d: u64 = 0;
+    while let Some(&first) = rest.first() {
+        if !(first == b'.' || first.is_ascii_digit()) {
+            return Err(invalid());
         }
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_end];
-        rest = &rest[unit_end..];
-        let mult = match unit {
-            "" => return Err(format!("time: missing unit in duration {s:?}")),
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            other => return Err(format!("time: unknown unit {other:?} in duration {s:?}")),
+        // [0-9]*, overflow past 2^63 an error.
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let mut v: u64 = 0;
+        for &c in &rest[..digits] {
+            if v > LIMIT / 10 {
+                return Err(invalid());
+            }
+            v = v * 10 + u64::from(c - b'0');
+            if v > LIMIT {
+                return Err(invalid());
+            }
+        }
+        let pre = digits > 0;
+        rest = &rest[digits..];
+        // (\.[0-9]*)?, where digits past what a u64 holds only stop adding precision.
+        let (mut f, mut scale, mut post) = (0u64, 1f64, false);
+        if let Some(r) = rest.strip_prefix(b".") {
+            let digits = r.iter().take_while(|b| b.is_ascii_digit()).count();
+            let mut overflow = false;
+            for &c in &r[..digits] {
+                if overflow {
+                    continue;
+                }
+                if f > (LIMIT - 1) / 10 {
+                    overflow = true;
+                    continue;
+                }
+                let y = f * 10 + u64::from(c - b'0');
+                if y > LIMIT {
+                    overflow = true;
+                    continue;
+                }
+                f = y;
+                scale *= 10.0;
+            }
+            post = digits > 0;
+            rest = &r[digits..];
+        }
+        if !pre && !post {
+            return Err(invalid());
+        }
+        let unit_len = rest
+            .iter()
+            .take_while(|&&c| !(c == b'.' || c.is_ascii_digit()))
+            .count();
+        if unit_len == 0 {
+            return Err(DurationError::MissingUnit(s.to_string()));
+        }
+        // The unit ends before an ASCII byte, so on a char boundary of `s`.
+        let unit = String::from_utf8_lossy(&rest[..unit_len]).into_owned();
+        rest = &rest[unit_len..];
+        let mult: u64 = match unit.as_str() {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => {
+                return Err(DurationError::UnknownUnit {
+                    unit,
+                    value: s.to_string(),
+                })
+            }
         };
-        total += n * mult;
+        if v > LIMIT / mult {
+            return Err(invalid());
+        }
+        v *= mult;
+        if f > 0 {
+            // As Go: float64 keeps fractions of hours nanosecond-accurate, and the
+            // conversion truncates (at most 3.6e12, no overflow).
+            v += (f as f64 * (mult as f64 / scale)) as u64;
+            if v > LIMIT {
+                return Err(invalid());
+            }
+        }
+        d += v;
+        if d > LIMIT {
+            return Err(invalid());
+        }
     }
-    if total > i64::MAX as f64 {
-        return Err(bad());
+    if neg {
+        // d <= 2^63: -2^63 is the least duration.
+        return Ok((d as i64).wrapping_neg());
     }
-    let ns = total.round() as i64;
-    Ok(if neg { -ns } else { ns })
+    i64::try_from(d).map_err(|_| invalid())
 }
 
 /// Go's `Duration.String()`: `300ms`, `1.5s`, `1m30s`, `1h0m0s`.
@@ -619,17 +719,13 @@ mod tests {
         assert_eq!(parse_go_duration("1.5h"), Ok(5_400_000_000_000));
         assert_eq!(parse_go_duration("-2s"), Ok(-2_000_000_000));
         assert_eq!(parse_go_duration("0"), Ok(0));
+        let err = |s: &str| parse_go_duration(s).unwrap_err().to_string();
+        assert_eq!(err("10"), "time: missing unit in duration \"10\"");
+        assert_eq!(err("1x"), "time: unknown unit \"x\" in duration \"1x\"");
+        assert_eq!(err("abc"), "time: invalid duration \"abc\"");
         assert_eq!(
-            parse_go_duration("10"),
-            Err("time: missing unit in duration \"10\"".into())
-        );
-        assert_eq!(
-            parse_go_duration("1x"),
-            Err("time: unknown unit \"x\" in duration \"1x\"".into())
-        );
-        assert_eq!(
-            parse_go_duration("abc"),
-            Err("time: invalid duration \"abc\"".into())
+            err("1é"),
+            "time: unknown unit \"\\xc3\\xa9\" in duration \"1\\xc3\\xa9\""
         );
         assert_eq!(go_duration(0), "0s");
         assert_eq!(go_duration(300_000_000), "300ms");

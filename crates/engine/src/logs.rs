@@ -2,7 +2,7 @@
 //! "time":"RFC 3339 with nanoseconds"}`, a line per newline the container wrote (a partial
 //! line is written when its buffer fills or the stream ends).
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -157,9 +157,29 @@ fn read_one(path: &Path) -> Result<Vec<Entry>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(EngineError::io(path)(e)),
     };
-    Ok(std::io::BufReader::new(f)
-        .lines()
-        .map_while(|l| l.ok())
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .collect())
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::BufReader::new(f), &mut text)
+        .map_err(EngineError::io(path))?;
+    Ok(parse(&text))
+}
+
+/// The entries in the text of a log file. A line that is not a whole entry (cut short by a
+/// crash or a full disk, not UTF-8, not JSON, missing a field) is skipped, and the lines
+/// after it are still read.
+pub fn parse(text: &[u8]) -> Vec<Entry> {
+    text.split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_lines_are_skipped_and_the_rest_kept() {
+        let text = b"{\"log\":\"a\\n\",\"stream\":\"stdout\",\"time\":\"t\"}\n\xff\xfe\n{\"log\":\n{\"log\":\"b\\n\",\"stream\":\"stderr\",\"time\":\"t\"}\n{\"log\":\"c";
+        let got: Vec<String> = parse(text).into_iter().map(|e| e.log).collect();
+        assert_eq!(got, ["a\n", "b\n"]);
+    }
 }

@@ -343,39 +343,62 @@ pub fn fill_defaults(h: &mut crate::container::HostConfig) {
     }
 }
 
-/// `-v HOST:CONTAINER[:OPTIONS]` as an OCI bind mount.
-fn bind_mount(spec: &str) -> Result<Value> {
+/// `-v HOST:CONTAINER[:OPTIONS]` as an OCI bind mount, checked as Docker's daemon checks a
+/// bind: an absolute host path, an absolute destination other than `/` (cleaned as Go's
+/// `path.Clean` does, so `..` never climbs above it), and known options. Volumes were split
+/// out before (crate::volume::parse_spec); what is left here is a host path.
+pub fn bind_mount(spec: &str) -> Result<Value> {
+    use crate::volume::VolumeError;
+    let invalid = |reason: String| {
+        EngineError::from(VolumeError::Spec {
+            spec: spec.to_string(),
+            reason,
+        })
+    };
+    let bind_err =
+        |what: String| invalid(format!("invalid mount config for type \"bind\": {what}"));
     let parts: Vec<&str> = spec.split(':').collect();
     let (src, dest, opts) = match parts.as_slice() {
         [s, d] => (*s, *d, ""),
         [s, d, o] => (*s, *d, *o),
-        _ => {
-            return Err(EngineError::Invalid(format!(
-                "invalid volume specification: '{spec}'"
-            )))
-        }
+        _ => return Err(invalid(String::new())),
     };
-    // Volumes were split out at create (crate::volume::plan); what is left is a host path.
     if !src.starts_with('/') {
-        return Err(EngineError::Invalid(format!(
-            "invalid volume specification: '{spec}'"
-        )));
+        return Err(invalid(String::new()));
+    }
+    if dest.is_empty() {
+        return Err(bind_err("field Target must not be empty".into()));
     }
     if !dest.starts_with('/') {
-        return Err(EngineError::Invalid(format!(
-            "invalid volume specification: '{spec}': mount path must be absolute"
+        return Err(bind_err(format!(
+            "invalid mount path: '{dest}' mount path must be absolute"
         )));
+    }
+    let dest = crate::volume::clean(dest);
+    if dest == "/" {
+        return Err(bind_err(
+            "invalid specification: destination can't be '/'".into(),
+        ));
     }
     let mut options = vec!["rbind".to_string()];
     let mut propagation = "rprivate".to_string();
+    let mut seen = [false; 3];
     for o in opts.split(',').filter(|o| !o.is_empty()) {
-        match o {
-            "ro" | "rw" => options.push(o.to_string()),
-            "z" | "Z" => {}
-            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
-                propagation = o.to_string()
+        let group = match o {
+            "ro" | "rw" => {
+                options.push(o.to_string());
+                0
             }
-            other => return Err(EngineError::Invalid(format!("invalid mode: {other}"))),
+            "z" | "Z" => 1,
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                propagation = o.to_string();
+                2
+            }
+            _ => return Err(VolumeError::Mode(opts.to_string()).into()),
+        };
+        // Docker: one of each kind (`ro,rw` is no mode).
+        if std::mem::replace(&mut seen[group], true) {
+            return Err(VolumeError::Mode(opts.to_string()).into());
         }
     }
     options.push(propagation);

@@ -234,8 +234,9 @@ fn new_volume(
     }
 }
 
-/// Go's `path.Clean` for the absolute container paths mounts go to.
-fn clean(p: &str) -> String {
+/// Go's `path.Clean` for the absolute container paths mounts go to: always absolute, no
+/// `.`, `..` or empty components (`..` at the root stays at the root).
+pub fn clean(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for c in Path::new(p).components() {
         match c {
