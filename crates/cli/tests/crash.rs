@@ -88,6 +88,24 @@ fn monitors(root: &Path) -> Vec<i32> {
     out
 }
 
+/// Processes with `--root ROOT` on their command line: CLIs, and what a killed CLI forked
+/// that has yet to exec the monitor.
+fn clis(root: &Path) -> Vec<i32> {
+    let root = root.as_os_str().as_encoded_bytes();
+    let mut out = Vec::new();
+    for ent in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = ent.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(ent.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        if args.windows(2).any(|w| w[0] == b"--root" && w[1] == root) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 fn sigkill(pid: i32) {
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
@@ -154,6 +172,16 @@ fn cgroups_of(id: &str) -> Vec<PathBuf> {
 
 /// Every record must be in a clear state; returns the IDs of those still running.
 fn assert_clear_states(root: &Path) -> Vec<String> {
+    // Live monitors are let finish what they are doing (an --rm container's removal): then
+    // only those of running containers are left. A killed CLI's fork may be about to exec
+    // one.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !clis(root).is_empty()
+        || monitors(root).len() > ok_at(root, &["ps", "-q"]).lines().count()
+    {
+        assert!(Instant::now() < deadline, "monitors don't finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let ids = ok_at(root, &["ps", "-aq", "--no-trunc"]);
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if ids.is_empty() {
@@ -174,6 +202,13 @@ fn assert_clear_states(root: &Path) -> Vec<String> {
         let status = st["Status"].as_str().unwrap();
         let code = st["ExitCode"].as_i64().unwrap();
         let error = st["Error"].as_str().unwrap_or_default();
+        // With its monitor done, an --rm container that ran is gone. One whose `run` was
+        // killed before it started it stays created, as with Docker (where only a restart
+        // of the daemon removes it); `rm` removes it.
+        assert!(
+            matches!(status, "running" | "created") || c["HostConfig"]["AutoRemove"] != true,
+            "an --rm container left behind: {st}"
+        );
         match status {
             "running" => running.push(c["Id"].as_str().unwrap().to_string()),
             "created" => {}
@@ -193,7 +228,24 @@ fn assert_clear_states(root: &Path) -> Vec<String> {
 /// after `system prune`, snapshot directories).
 fn assert_repaired(root: &Path, seen: &mut BTreeSet<String>, layers: usize) {
     note_ids(root, seen);
-    assert_clear_states(root);
+    let running = assert_clear_states(root);
+    // The command that reported a dead monitor's container also released what it held.
+    for id in ok_at(root, &["ps", "-aq", "--no-trunc"]).split_whitespace() {
+        if running.iter().any(|r| r == id) {
+            continue;
+        }
+        let rootfs = root.join("containers").join(id).join("rootfs");
+        let rootfs = rootfs.to_string_lossy();
+        assert!(
+            !mounts_under(root).iter().any(|m| *m == *rootfs),
+            "{id} is not running but its rootfs is mounted"
+        );
+        assert_eq!(
+            cgroups_of(id),
+            Vec::<PathBuf>::new(),
+            "{id} is not running but has cgroups"
+        );
+    }
     for id in ok_at(root, &["ps", "-aq"]).split_whitespace() {
         let o = berth_at(root, &["rm", "-f", id]);
         // An --rm container's monitor may remove it first.
@@ -437,19 +489,7 @@ fn containers_keep_running_without_the_cli() {
     cli.kill().unwrap();
     cli.wait().unwrap();
     // No berth process but the two monitors is left: no CLI of this root.
-    let root_arg = root.as_os_str().as_encoded_bytes().to_vec();
-    let clis: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|p| {
-            let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
-            let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-            args.windows(2)
-                .any(|w| w[0] == b"--root" && w[1] == root_arg.as_slice())
-        })
-        .map(|p| p.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(clis, Vec::<String>::new(), "berth CLIs still alive");
+    assert_eq!(clis(&root), Vec::<i32>::new(), "berth CLIs still alive");
     assert_eq!(monitors(&root).len(), 2);
     let ticks = |name: &str| {
         ok_at(&root, &["logs", name])
