@@ -343,17 +343,17 @@ fn kill_cli_loop(args: &[&str], iterations: u32) {
 
 #[test]
 fn kill9_of_run_rm_at_every_point() {
-    kill_cli_loop(&["run", "--rm", "busybox", "true"], 42);
+    kill_cli_loop(&["run", "--rm", "busybox", "true"], 36);
 }
 
 #[test]
 fn kill9_of_run_at_every_point() {
-    kill_cli_loop(&["run", "busybox", "true"], 42);
+    kill_cli_loop(&["run", "busybox", "true"], 36);
 }
 
 #[test]
 fn kill9_of_run_detached_at_every_point() {
-    kill_cli_loop(&["run", "-d", "busybox", "sleep", "100"], 42);
+    kill_cli_loop(&["run", "-d", "busybox", "sleep", "100"], 36);
 }
 
 /// How long the monitor of `berth ARGS` lives here, uninterrupted (the quickest of three):
