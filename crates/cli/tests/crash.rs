@@ -33,6 +33,22 @@ fn with_busybox() -> Env {
     e
 }
 
+/// When a test fails, its containers would keep running (and their root be deleted under
+/// them): they are removed first.
+struct OnPanic(PathBuf);
+
+impl Drop for OnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let ids = berth_at(&self.0, &["ps", "-aq"]).stdout;
+        for id in String::from_utf8_lossy(&ids).split_whitespace() {
+            let _ = berth_at(&self.0, &["rm", "-f", id]);
+        }
+    }
+}
+
 /// A berth command in `root`, with leftovers swept at any age (see the module doc).
 fn berth_at(root: &Path, args: &[&str]) -> Output {
     Command::new(bin())
@@ -321,6 +337,7 @@ fn lifetime(root: &Path, args: &[&str]) -> Duration {
 fn kill_cli_loop(args: &[&str], iterations: u32) {
     let e = with_busybox();
     let root = e.root();
+    let _guard = OnPanic(root.clone());
     let life = lifetime(&root, args);
     let mut seen = BTreeSet::new();
     let t = Instant::now();
@@ -385,6 +402,7 @@ fn monitor_lifetime(root: &Path, args: &[&str]) -> Duration {
 fn kill_monitor_loop(args: &[&str], iterations: u32) {
     let e = with_busybox();
     let root = e.root();
+    let _guard = OnPanic(root.clone());
     let life = monitor_lifetime(&root, args);
     let mut seen = BTreeSet::new();
     let t = Instant::now();
@@ -439,6 +457,7 @@ fn kill9_of_the_monitor_during_start_and_rm_cleanup() {
     // snapshot is moved to the trash (`rm-*`).
     let e = with_busybox();
     let root = e.root();
+    let _guard = OnPanic(root.clone());
     let mut seen = BTreeSet::new();
     let mut hits = 0;
     let trashed = || {
@@ -475,6 +494,7 @@ fn kill9_of_the_monitor_of_a_detached_container() {
 fn a_dead_monitor_is_reported_and_an_rm_container_is_removed() {
     let e = with_busybox();
     let root = e.root();
+    let _guard = OnPanic(root.clone());
     let mut seen = BTreeSet::new();
     let id = ok_at(
         &root,
@@ -512,6 +532,7 @@ fn a_dead_monitor_is_reported_and_an_rm_container_is_removed() {
 fn containers_keep_running_without_the_cli() {
     let e = with_busybox();
     let root = e.root();
+    let _guard = OnPanic(root.clone());
     ok_at(
         &root,
         &[
@@ -598,6 +619,7 @@ fn assert_failed_cleanly(root: &Path, o: &Output, what: &str, seen: &mut BTreeSe
 fn host_failures_in_the_middle_of_run() {
     let e = with_busybox();
     let root = e.root();
+    let _guard = OnPanic(root.clone());
     let mut seen = BTreeSet::new();
     // A container directory berth can't write: `run` fails before anything exists.
     if common::have("chattr") {
@@ -649,6 +671,7 @@ fn host_failures_in_the_middle_of_run() {
 fn a_full_disk_in_the_middle_of_run() {
     let e = Env::new();
     let root = e.root();
+    let _guard = OnPanic(root.clone());
     std::fs::create_dir_all(&root).unwrap();
     if !Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
@@ -716,6 +739,7 @@ fn a_full_disk_in_the_middle_of_run() {
 fn concurrent_runs_ps_and_rm() {
     let e = with_busybox();
     let root = e.root();
+    let _guard = OnPanic(root.clone());
     let stop_at = Instant::now() + Duration::from_secs(10);
     let mut threads = Vec::new();
     for i in 0..8 {
