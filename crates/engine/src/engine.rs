@@ -70,7 +70,7 @@ impl Started {
         let mut line = String::new();
         loop {
             line.clear();
-            match self.report.read_line(&mut line) {
+            match read_report(&mut self.report, &mut self.monitor, &mut line) {
                 Ok(0) => {
                     return Err(EngineError::Monitor(
                         "the monitor exited without reporting the container's exit".into(),
@@ -88,6 +88,43 @@ impl Started {
                 Err(e) => return Err(EngineError::Monitor(e.to_string())),
             }
         }
+    }
+}
+
+/// Reads a line of the monitor's report; 0 when the monitor is gone. End of file alone
+/// doesn't tell: a container init the monitor forked and that waits to be started holds a
+/// copy of the pipe, so a monitor killed between the runtime's create and start left `run`
+/// waiting forever (found by the crash tests). So the wait also ends when the monitor has
+/// exited and has nothing more to say.
+fn read_report(
+    report: &mut std::io::BufReader<std::fs::File>,
+    monitor: &mut Child,
+    line: &mut String,
+) -> std::io::Result<usize> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut exited = false;
+    loop {
+        if !report.buffer().is_empty() {
+            return report.read_line(line);
+        }
+        let ready = {
+            let mut fds = [PollFd::new(report.get_ref().as_fd(), PollFlags::POLLIN)];
+            // Once the monitor has exited, only what it wrote before is left to read.
+            let wait = if exited { 0u16 } else { 100 };
+            match poll(&mut fds, PollTimeout::from(wait)) {
+                Ok(n) => n > 0,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if ready {
+            return report.read_line(line);
+        }
+        if exited {
+            return Ok(0);
+        }
+        exited = monitor.try_wait()?.is_some();
     }
 }
 
@@ -250,11 +287,14 @@ impl Engine {
         spec::fill_defaults(&mut c.host_config);
         crate::update::check_create(&c.host_config)?;
         let dir = self.container_dir(&id);
-        let written = self.write_files(&c, &dir);
-        if let Err(e) = written {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
-        }
+        // Held until the record is in: `sweep` leaves a directory being created alone.
+        let _creating = match self.write_files(&c, &dir) {
+            Ok(lock) => lock,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
         let top = self.store.chain(&img)?.last().map(|d| d.to_string());
         let made = self
             .store
@@ -276,9 +316,19 @@ impl Engine {
         }
     }
 
-    /// The directory of a new container and the files berth manages in it.
-    fn write_files(&self, c: &Container, dir: &Path) -> Result<()> {
+    /// The directory of a new container and the files berth manages in it; returns the
+    /// directory's creation lock (see [`creating`]).
+    fn write_files(&self, c: &Container, dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
         std::fs::create_dir_all(dir.join("rootfs")).map_err(EngineError::io(&dir))?;
+        let f = std::fs::File::open(dir).map_err(EngineError::io(&dir))?;
+        // Blocking: a sweep probing the lock holds it for a moment.
+        let lock =
+            nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| {
+                EngineError::Io {
+                    path: dir.to_path_buf(),
+                    source: e.into(),
+                }
+            })?;
         let write = |name: &str, body: String| {
             let p = dir.join(name);
             std::fs::write(&p, body).map_err(EngineError::io(&p))
@@ -296,14 +346,15 @@ impl Engine {
         }
         write("hosts", hosts)?;
         write("resolv.conf", resolv_conf(&c.host_config))?;
-        Ok(())
+        Ok(lock)
     }
 
     /// `docker start`: a monitor process starts the container and stays with it. With
     /// `attach`, the caller's stdio are handed to the monitor to be the container's.
     pub fn start(&mut self, id: &str, monitor_exe: &Path, attach: &Attach) -> Result<Started> {
-        let c = container::find(&self.store, id)?;
-        if c.state.status == Status::Running {
+        // Refreshed: a dead monitor's mount and runtime state go before a new one starts.
+        let c = self.refresh(id)?;
+        if c.state.status == Status::Running || c.state.monitor.is_some() {
             return Err(EngineError::Conflict(format!(
                 "container {} is already running",
                 c.short_id()
@@ -355,10 +406,11 @@ impl Engine {
         })?;
         drop(report_w);
         let mut report = std::io::BufReader::new(std::fs::File::from(report_r));
+        let mut monitor = monitor;
         let mut line = String::new();
         loop {
             line.clear();
-            match report.read_line(&mut line) {
+            match read_report(&mut report, &mut monitor, &mut line) {
                 Ok(0) => {
                     return Err(EngineError::Monitor(
                         "the monitor exited before starting the container".into(),
@@ -407,6 +459,8 @@ impl Engine {
         {
             // Not while `cp` has the stopped container's snapshot mounted.
             let _lock = crate::cp::rootfs_lock(&dir)?;
+            // Whatever a killed monitor left mounted here goes first: never stack on it.
+            unmount_all(&rootfs);
             mount_rootfs(&mounts, &rootfs, c.host_config.auto_remove)?;
         }
         self.populate_volumes(c, &rootfs)?;
@@ -492,7 +546,12 @@ impl Engine {
             r.state.exit_code = code;
             r.state.oom_killed = oom;
             r.state.finished_at = Some(now());
-            r.state.monitor = None;
+            // An --rm container keeps its monitor on record until it is removed: should
+            // the monitor die in between, the next command sees that and removes it
+            // (`refresh`), where it would otherwise stay exited forever (crash tests).
+            if !c.host_config.auto_remove {
+                r.state.monitor = None;
+            }
         })?;
         if c.host_config.auto_remove {
             self.remove_files(&c, true)?;
@@ -526,12 +585,13 @@ impl Engine {
 
     fn sweep_except(&mut self, known: &[String]) {
         let known: std::collections::HashSet<&str> = known.iter().map(String::as_str).collect();
+        let min_age = sweep_age();
         let old = |p: &Path| {
             std::fs::symlink_metadata(p)
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > std::time::Duration::from_secs(60))
+                .is_some_and(|age| age >= min_age)
         };
         let runtime_root = self.runtime_root();
         for dir in [self.root.join("containers"), runtime_root.clone()] {
@@ -540,7 +600,13 @@ impl Engine {
             };
             for e in entries.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
-                if id.len() != 64 || known.contains(id.as_str()) || !old(&e.path()) {
+                if id.len() != 64
+                    || known.contains(id.as_str())
+                    || !old(&e.path())
+                    || creating(&self.root, &id)
+                    // Inserted since `known` was read, and perhaps started already.
+                    || container::find(&self.store, &id).is_ok()
+                {
                     continue;
                 }
                 if dir == runtime_root {
@@ -554,6 +620,30 @@ impl Engine {
                     );
                 }
                 let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        // A container's snapshot is prepared before its record is inserted (two
+        // transactions): a `create` killed in between leaves a writable snapshot that no
+        // record names, which garbage collection keeps (it keeps every active snapshot).
+        // Found by the crash tests.
+        let Ok(snapshots) = self.store.snapshots.list(&self.store.db) else {
+            return;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        for s in snapshots {
+            let container_key = s.key.len() == 64 && s.key.bytes().all(|b| b.is_ascii_hexdigit());
+            if s.kind != berth_image::snapshot::Kind::Active
+                || !container_key
+                || known.contains(s.key.as_str())
+                || now.saturating_sub(s.created) < min_age.as_secs() as i64
+                || creating(&self.root, &s.key)
+            {
+                continue;
+            }
+            if let Ok(trash) = self.store.snapshots.detach(&mut self.store.db, &s.key) {
+                let _ = self.store.snapshots.purge(&trash);
             }
         }
     }
@@ -582,7 +672,7 @@ impl Engine {
     /// deleted by [`Engine::finish_deferred`].
     fn remove_files(&mut self, c: &Container, defer: bool) -> Result<()> {
         let dir = self.container_dir(&c.id);
-        let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+        unmount_all(&dir.join("rootfs"));
         match self.store.snapshots.detach(&mut self.store.db, &c.id) {
             Ok(trash) => self.deferred.trees.push(trash),
             Err(berth_image::snapshot::SnapshotError::NotFound(_)) => {}
@@ -742,49 +832,42 @@ impl Engine {
     /// and its leftovers released, so every command sees the truth.
     pub fn refresh(&mut self, id: &str) -> Result<Container> {
         let c = container::find(&self.store, id)?;
-        if !matches!(
-            c.state.status,
-            Status::Running | Status::Restarting | Status::Paused
-        ) {
-            return Ok(c);
-        }
-        let alive = c
-            .state
-            .monitor
-            .is_some_and(|(pid, start)| berth_sys::proc::alive(pid, start));
-        if alive {
+        if !stale(&c) {
             return Ok(c);
         }
         // Decided again inside the write transaction: the monitor may have recorded the
         // real exit and gone between our read and now, and that record must stand.
         let mut reconciled = false;
         let c = container::update(&mut self.store, &c.id, |r| {
-            let live = matches!(
-                r.state.status,
-                Status::Running | Status::Restarting | Status::Paused
-            );
-            let monitor_alive = r
-                .state
-                .monitor
-                .is_some_and(|(pid, start)| berth_sys::proc::alive(pid, start));
-            if live && !monitor_alive {
+            if !stale(r) {
+                return;
+            }
+            if r.state.status == Status::Created {
+                // Killed while starting it (see `monitor::monitor`): it never ran.
+                r.state.error = "the container's monitor died while starting it".into();
+            } else {
                 r.state.status = Status::Exited;
-                r.state.pid = 0;
                 r.state.exit_code = 255;
                 r.state.error = "the container's monitor died".into();
-                r.state.finished_at = Some(now());
-                r.state.monitor = None;
-                reconciled = true;
             }
+            r.state.pid = 0;
+            r.state.finished_at = Some(now());
+            r.state.monitor = None;
+            reconciled = true;
         })?;
         if reconciled {
             if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
                 let _ = berth_runtime::delete::delete(&rc, true);
             }
-            let _ = nix::mount::umount2(
-                &self.container_dir(&c.id).join("rootfs"),
-                nix::mount::MntFlags::MNT_DETACH,
-            );
+            unmount_all(&self.container_dir(&c.id).join("rootfs"));
+            if c.host_config.auto_remove {
+                // Docker removes an --rm container it finds dead when it restarts; with
+                // nobody left to do it, the command that notices does (found by the crash
+                // tests: such containers stayed forever).
+                self.remove_files(&c, false)?;
+                self.remove_anonymous_volumes(&c);
+                return Err(EngineError::NoSuchContainer(id.to_string()));
+            }
         }
         Ok(c)
     }
@@ -796,15 +879,7 @@ impl Engine {
         self.sweep_except(&ids);
         let mut out = Vec::new();
         for c in all {
-            let live = matches!(
-                c.state.status,
-                Status::Running | Status::Restarting | Status::Paused
-            );
-            let alive = c
-                .state
-                .monitor
-                .is_some_and(|(pid, start)| berth_sys::proc::alive(pid, start));
-            if live && !alive {
+            if stale(&c) {
                 // Only a record that looks stale is read again and reconciled.
                 if let Ok(c) = self.refresh(&c.id) {
                     out.push(c);
@@ -815,6 +890,52 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// Whether the record must be reconciled: it says the container runs but its monitor is
+/// gone, or a monitor started to start it (and may have mounted its rootfs or created it in
+/// the runtime) and died before it got to record the outcome.
+fn stale(c: &Container) -> bool {
+    let alive = c
+        .state
+        .monitor
+        .is_some_and(|(pid, start)| berth_sys::proc::alive(pid, start));
+    match c.state.status {
+        Status::Running | Status::Restarting | Status::Paused => !alive,
+        _ => c.state.monitor.is_some() && !alive,
+    }
+}
+
+/// Unmounts everything stacked on `path`: a rootfs mounted again over one a dead monitor
+/// left would otherwise leave the lower mount behind after a single unmount.
+pub(crate) fn unmount_all(path: &Path) {
+    for _ in 0..16 {
+        if nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH).is_err() {
+            break;
+        }
+    }
+}
+
+/// Whether a `create` (alive) holds container `id`'s directory lock: its files and snapshot
+/// exist before its record does, and are no leftovers. A killed creator's lock is gone with
+/// it, so what it left is swept at once when `BERTH_SWEEP_AGE_SECS` is 0.
+fn creating(root: &Path, id: &str) -> bool {
+    let Ok(f) = std::fs::File::open(root.join("containers").join(id)) else {
+        return false;
+    };
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockSharedNonblock).is_err()
+}
+
+/// How old a leftover without a record must be before [`Engine::sweep`] removes it: 60 s,
+/// or `BERTH_SWEEP_AGE_SECS`. The delay protects a container another process is creating
+/// (files first, record second); the variable lets tests, and an operator who knows that no
+/// other berth is running, sweep at once.
+fn sweep_age() -> std::time::Duration {
+    let secs = std::env::var("BERTH_SWEEP_AGE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    std::time::Duration::from_secs(secs)
 }
 
 /// A container that failed before its command ran stays "created", as in Docker.
@@ -861,9 +982,31 @@ pub(crate) fn mount_rootfs(
             Some(opts.as_str()),
         )
     };
-    r.map_err(|e| EngineError::Io {
-        path: target.to_path_buf(),
-        source: e.into(),
+    r.map_err(|e| {
+        // ENOENT names the target, but what is missing is a layer the mount needs (one
+        // deleted under berth): name that instead (found by the crash tests).
+        let needed = std::iter::once(m.source.as_str()).filter(|_| m.kind == "bind");
+        let layers = m.options.iter().flat_map(|o| {
+            let dirs = ["lowerdir=", "upperdir=", "workdir="]
+                .iter()
+                .find_map(|k| o.strip_prefix(k))
+                .unwrap_or_default();
+            dirs.split(':').filter(|d| !d.is_empty())
+        });
+        let missing = needed.chain(layers).find(|d| !Path::new(d).exists());
+        match missing {
+            Some(d) if e == nix::errno::Errno::ENOENT => EngineError::Io {
+                path: PathBuf::from(d),
+                source: std::io::Error::other(format!(
+                    "image layer missing: cannot mount the rootfs at {}",
+                    target.display()
+                )),
+            },
+            _ => EngineError::Io {
+                path: target.to_path_buf(),
+                source: e.into(),
+            },
+        }
     })
 }
 

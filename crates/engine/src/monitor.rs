@@ -103,7 +103,23 @@ pub fn run(root: &Path, id: &str) -> i32 {
 fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
     nix::sys::prctl::set_child_subreaper(true)
         .map_err(|e| EngineError::Monitor(format!("PR_SET_CHILD_SUBREAPER: {e}")))?;
-    let c = container::find(&engine.store, id)?;
+    // On record before anything is mounted or created, so that a monitor killed while
+    // starting the container leaves a record that says so: the next command sees it dead
+    // and releases what it held (`Engine::refresh`). Refused if another live monitor is
+    // already starting it (two `start`s at once). Found by the crash tests.
+    let me = std::process::id() as i32;
+    let me_start = berth_sys::proc::start_time(me).map_or(0, |(s, _)| s);
+    let mut other = None;
+    let c = container::update(&mut engine.store, id, |r| match r.state.monitor {
+        Some((pid, start)) if pid != me && berth_sys::proc::alive(pid, start) => other = Some(pid),
+        _ => r.state.monitor = Some((me, me_start)),
+    })?;
+    if let Some(pid) = other {
+        return Err(EngineError::Conflict(format!(
+            "container {} is being started by monitor {pid}",
+            c.short_id()
+        )));
+    }
     // What the starter gave us as 0, 1 and 2 is the attached client's; keep copies, then let
     // the container write into pipes that we read.
     let attached_in =
