@@ -295,7 +295,10 @@ impl Engine {
                 return Err(e);
             }
         };
-        let top = self.store.chain(&img)?.last().map(|d| d.to_string());
+        // From the config already read: the chain is its diff IDs.
+        let top = berth_image::spec::chain_ids(&cfg.rootfs.diff_ids)
+            .last()
+            .map(|d| d.to_string());
         let made = self
             .store
             .snapshots

@@ -16,6 +16,10 @@ pub struct DbError {
     pub source: rusqlite::Error,
 }
 
+/// Bump with every change to [`SCHEMA`] (whose statements must stay idempotent), so that
+/// existing databases get it on their next open.
+const SCHEMA_VERSION: i64 = 2;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS images (
     id TEXT PRIMARY KEY,              -- the config digest, Docker's image ID
@@ -117,7 +121,17 @@ impl Db {
                 (&mut persist as *mut std::ffi::c_int).cast(),
             );
         }
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        // Checking every table on every open is a noticeable part of a short command; the
+        // version says whether this file already has this schema.
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        if version != SCHEMA_VERSION {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(err)?;
+        }
         Ok(Db {
             conn,
             path: path.to_path_buf(),

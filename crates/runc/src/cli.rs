@@ -381,6 +381,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let root = cli.root.clone();
     let m = &cli.m;
     let id = cli.id().to_string();
+    // Compiling a profile the size of Docker's takes longer than the rest of a container's
+    // start; the compiled program is kept, keyed by the profile and libseccomp's version,
+    // in root's own directory (not under --root, whose entries are container IDs).
+    berth_seccomp::cache::set_dir(std::path::Path::new("/run/berth/seccomp"));
     let load = |id: &str| Container::load(&root, id).map_err(anyhow::Error::from);
     match cli.verb {
         "create" => {

@@ -9,6 +9,38 @@ pub struct Env {
     pub dir: tempfile::TempDir,
 }
 
+/// A test that fails half-way must not leave its containers running (with their monitors)
+/// after its store is gone: whatever is left is removed with the store.
+impl Drop for Env {
+    fn drop(&mut self) {
+        if !self.root().join("berth.db").exists() {
+            return;
+        }
+        let ids = Command::new(bin())
+            .arg("--root")
+            .arg(self.root())
+            .args(["ps", "-aq"])
+            .stdin(Stdio::null())
+            .output();
+        let Ok(ids) = ids else { return };
+        let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        if !ids.is_empty() {
+            let _ = Command::new(bin())
+                .arg("--root")
+                .arg(self.root())
+                .args(["rm", "-f"])
+                .args(&ids)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_berth"))
 }
