@@ -1083,7 +1083,18 @@ fn status_text(c: &Container) -> String {
             ago(&c.state.finished_at)
         ),
         Status::Created => "Created".into(),
-        other => other.as_str().to_string(),
+        // Docker's words for the rest.
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            ago(&c.state.started_at).trim_end_matches(" ago")
+        ),
+        Status::Restarting => format!(
+            "Restarting ({}) {}",
+            c.state.exit_code,
+            ago(&c.state.finished_at)
+        ),
+        Status::Dead => "Dead".into(),
+        Status::Removing => "Removal In Progress".into(),
     }
 }
 
@@ -1136,7 +1147,13 @@ pub fn ps(g: &Globals, argv: &[String]) -> Result<()> {
         m.get("last").and_then(|n| n.parse::<usize>().ok())
     };
     if !m.on("all") && last.is_none() {
-        list.retain(|c| c.state.status == Status::Running);
+        // Docker's `ps` lists paused and restarting containers with the running ones.
+        list.retain(|c| {
+            matches!(
+                c.state.status,
+                Status::Running | Status::Paused | Status::Restarting
+            )
+        });
     }
     for f in m.all("filter") {
         let (k, v) = f.split_once('=').unwrap_or((f.as_str(), ""));

@@ -794,3 +794,41 @@ fn stopping_several_runs_their_grace_periods_side_by_side() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("No such container: nope"));
     e.ok(&["rm", "s1", "s2", "s3"]);
 }
+
+#[test]
+fn ps_words_paused_and_restarting_as_docker_does() {
+    let e = with_busybox();
+    e.ok(&["run", "-d", "--name", "p", "busybox", "sleep", "100"]);
+    e.ok(&["pause", "p"]);
+    let st = e.ok(&["ps", "--format", "{{.Status}}", "--filter", "name=p"]);
+    assert!(
+        st.starts_with("Up ") && st.trim_end().ends_with("(Paused)"),
+        "{st}"
+    );
+    e.ok(&["unpause", "p"]);
+    // Exits at once and comes back after a back-off: caught in between at least once.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "r",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    let t = std::time::Instant::now();
+    let mut seen = String::new();
+    while t.elapsed() < std::time::Duration::from_secs(10) {
+        let st = e.ok(&["ps", "--format", "{{.Status}}", "--filter", "name=r"]);
+        if st.starts_with("Restarting (3) ") {
+            seen = st;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!seen.is_empty(), "never saw it restarting");
+    e.ok(&["rm", "-f", "p", "r"]);
+}
