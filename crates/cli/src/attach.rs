@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use berth_engine::attach::{self, Ended};
-use berth_engine::{Attach, Container, Engine, Started, Status};
+use berth_engine::{Attach, Engine, Started, Status};
 
 use crate::args::{self, flag, opt};
 use crate::{Failure, Globals, Result};
@@ -24,13 +24,12 @@ fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>> {
 
 /// For `run` and `start`: how to attach to a `-t` container we are about to start; the
 /// returned socket is ours to bridge once it runs.
-pub fn prepare(c: &Container, interactive: bool) -> Result<(Attach, Option<UnixStream>)> {
+pub fn prepare(interactive: bool) -> Result<(Attach, Option<UnixStream>)> {
     if interactive && !stdin_is_tty() {
         return Err(Failure::new(1, "the input device is not a TTY"));
     }
     let (ours, theirs) =
         UnixStream::pair().map_err(|e| Failure::new(125, format!("attach socket pair: {e}")))?;
-    let _ = c;
     Ok((
         Attach {
             client: Some(OwnedFd::from(theirs)),

@@ -922,16 +922,19 @@ pub fn run(g: &Globals, argv: &[String]) -> Result<()> {
         return Ok(());
     }
     let o = create_options("run", &m)?;
+    let detach = m.on("detach");
+    // Before anything exists: "the input device is not a TTY" must leave nothing behind.
+    let terminal = (o.tty && !detach)
+        .then(|| crate::attach::prepare(m.on("interactive")))
+        .transpose()?;
     let mut engine = open(g, true)?;
     ensure_image(g, &mut engine, &o.image, m.get("pull"), m.get("platform"))?;
     let c = engine.create(o).map_err(|e| engine_failure(e, true))?;
     for w in berth_engine::update::create_warnings(&c.host_config) {
         eprintln!("WARNING: {w}");
     }
-    let detach = m.on("detach");
     let mut bridge = None;
-    let attach = if c.config.tty && !detach {
-        let (a, sock) = crate::attach::prepare(&c, m.on("interactive"))?;
+    let attach = if let Some((a, sock)) = terminal {
         bridge = sock;
         a
     } else {
@@ -1012,8 +1015,7 @@ pub fn start(g: &Globals, argv: &[String]) -> Result<()> {
                 .is_ok_and(|c| c.config.tty && c.state.status != Status::Running);
         let mut bridge = None;
         let attach = if tty {
-            let c = engine.refresh(name).map_err(|e| engine_failure(e, false))?;
-            let (a, sock) = crate::attach::prepare(&c, m.on("interactive"))?;
+            let (a, sock) = crate::attach::prepare(m.on("interactive"))?;
             bridge = sock;
             a
         } else {
@@ -1371,38 +1373,29 @@ pub fn kill(g: &Globals, argv: &[String]) -> Result<()> {
 }
 
 pub fn rm(g: &Globals, argv: &[String]) -> Result<()> {
+    let flags = [
+        flag("force", Some('f')),
+        flag("volumes", Some('v')),
+        flag("link", Some('l')),
+    ];
     // `rm -f` of many: kill them all first, so that they die (and their monitors clean up)
     // together rather than one after another as each is waited for.
-    let names: Vec<&String> = argv.iter().filter(|a| !a.starts_with('-')).collect();
-    let force = argv.iter().any(|a| {
-        a == "-f"
-            || a == "--force"
-            || (a.starts_with('-') && !a.starts_with("--") && a.contains('f'))
-    });
-    if force && names.len() > 1 {
-        if let Ok(mut e) = Engine::open(&g.root) {
-            for n in names {
-                let _ = e.kill(n, "SIGKILL");
+    if let Ok(m) = args::parse(&flags, argv, true) {
+        if m.on("force") && m.args.len() > 1 {
+            if let Ok(mut e) = Engine::open(&g.root) {
+                for n in &m.args {
+                    let _ = e.kill(n, "SIGKILL");
+                }
             }
         }
     }
-    each(
-        g,
-        "rm",
-        argv,
-        &[
-            flag("force", Some('f')),
-            flag("volumes", Some('v')),
-            flag("link", Some('l')),
-        ],
-        |e, m, name| {
-            let c = e.remove(name, m.on("force"))?;
-            if m.on("volumes") {
-                e.remove_anonymous_volumes(&c);
-            }
-            Ok(name.to_string())
-        },
-    )
+    each(g, "rm", argv, &flags, |e, m, name| {
+        let c = e.remove(name, m.on("force"))?;
+        if m.on("volumes") {
+            e.remove_anonymous_volumes(&c);
+        }
+        Ok(name.to_string())
+    })
 }
 
 pub fn wait(g: &Globals, argv: &[String]) -> Result<()> {

@@ -217,8 +217,10 @@ fn attach_without_a_terminal_streams_output_and_stdin() {
     let o = e.berth(&["run", "-t", "--rm", "busybox", "sh", "-c", "tty; exit 6"]);
     assert_eq!(o.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&o.stdout).contains("/dev/pts/0"));
-    let o = e.berth(&["run", "-it", "--rm", "busybox", "sh"]);
+    let o = e.berth(&["run", "-it", "--name", "notty", "busybox", "sh"]);
     assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the input device is not a TTY"));
+    assert_eq!(e.ok(&["ps", "-aq"]), "", "nothing created");
 
     // A -di container keeps its stdin open for whoever attaches.
     let id = e.ok(&[

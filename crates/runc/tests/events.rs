@@ -50,8 +50,11 @@ fn oom_kill_is_an_event() {
         }
         v["linux"]["resources"]["memory"] = mem;
     });
-    // The init survives; a child subshell hogs memory and gets killed, again and again.
-    c.sh("while true; do (x=$(head -c 67108864 /dev/zero | tr '\\0' a)); sleep 0.2; done");
+    // The init survives; a child subshell hogs memory and gets killed, again and again. The
+    // hog marks itself the first to kill: the memory it fills sits in pipes, charged to the
+    // cgroup but to nobody's RSS, so the kernel would otherwise pick among equals, the init
+    // included.
+    c.sh("while true; do (echo 1000 > /proc/self/oom_score_adj; x=$(head -c 67108864 /dev/zero | tr '\\0' a)); sleep 0.2; done");
     c.run_detached().ok("run -d");
     let mut ev = c
         .cmd(&["events", "--interval", "1s", &c.id])
