@@ -202,6 +202,40 @@ impl Drop for RawMode {
     }
 }
 
+/// A signalfd for SIGWINCH (blocked in this thread), polled beside the streams.
+fn winch_fd() -> Option<nix::sys::signalfd::SignalFd> {
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGWINCH);
+    let _ = set.thread_block();
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok()
+}
+
+/// Waits until the container's side, our stdin or a window change (each when there) has
+/// something; says which, in that order. `None` when interrupted.
+fn wait_ready(
+    out: BorrowedFd<'_>,
+    stdin: Option<BorrowedFd<'_>>,
+    winch: Option<&nix::sys::signalfd::SignalFd>,
+) -> Result<Option<[bool; 3]>> {
+    let mut fds = vec![PollFd::new(out, PollFlags::POLLIN)];
+    fds.extend(stdin.map(|f| PollFd::new(f, PollFlags::POLLIN)));
+    fds.extend(winch.map(|w| PollFd::new(w.as_fd(), PollFlags::POLLIN)));
+    match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+        Ok(_) => {}
+        Err(nix::errno::Errno::EINTR) => return Ok(None),
+        Err(e) => return Err(EngineError::Monitor(format!("poll: {e}"))),
+    }
+    let mut ready = fds
+        .iter()
+        .map(|p| p.revents().is_some_and(|r| !r.is_empty()));
+    let out = ready.next().unwrap_or(false);
+    let input = stdin.is_some() && ready.next().unwrap_or(false);
+    let resized = winch.is_some() && ready.next().unwrap_or(false);
+    Ok(Some([out, input, resized]))
+}
+
 /// A client's session: `stdin` (when given) goes to the container, its output to `stdout`
 /// and `stderr`, and window changes (SIGWINCH, when `tty`) become resize frames. With
 /// `detach_keys`, typing them ends the session without touching the container.
@@ -213,18 +247,10 @@ pub fn bridge(
     tty: bool,
     detach_keys: Option<&[u8]>,
 ) -> Result<Ended> {
-    use nix::sys::signal::{SigSet, Signal};
     let io = |e: std::io::Error| EngineError::Monitor(format!("attach: {e}"));
     let mut winch = None;
     if tty {
-        let mut set = SigSet::empty();
-        set.add(Signal::SIGWINCH);
-        let _ = set.thread_block();
-        winch = nix::sys::signalfd::SignalFd::with_flags(
-            &set,
-            nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-        )
-        .ok();
+        winch = winch_fd();
         if let Some(ws) = stdin.and_then(|f| winsize(f.as_raw_fd())) {
             write_frame(&mut &sock, RESIZE, &resize_frame(ws.0, ws.1)).map_err(io)?;
         }
@@ -234,24 +260,11 @@ pub fn bridge(
     let mut matched = 0usize;
     let mut buf = vec![0u8; 32 << 10];
     loop {
-        let mut fds = vec![PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
-        if let Some(f) = stdin {
-            fds.push(PollFd::new(f, PollFlags::POLLIN));
-        }
-        if let Some(w) = &winch {
-            fds.push(PollFd::new(w.as_fd(), PollFlags::POLLIN));
-        }
-        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(EngineError::Monitor(format!("poll: {e}"))),
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|p| p.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        drop(fds);
-        if ready[0] {
+        let Some([output, input, resized]) = wait_ready(sock.as_fd(), stdin, winch.as_ref())?
+        else {
+            continue;
+        };
+        if output {
             let n = match (&sock).read(&mut buf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -270,31 +283,25 @@ pub fn bridge(
                 let _ = out.write_all(&data).and_then(|_| out.flush());
             }
         }
-        let mut i = 1;
-        if let Some(f) = stdin {
-            if ready[i] {
-                let n = nix::unistd::read(f, &mut buf).unwrap_or(0);
-                if n == 0 {
-                    // Our stdin ended; the container's goes on (docker keeps it open too).
-                    stdin = None;
-                } else {
-                    let (data, detached) = scan_detach(&buf[..n], detach_keys, &mut matched);
-                    if detached {
-                        return Ok(Ended::Detached);
-                    }
-                    if !data.is_empty() {
-                        write_frame(&mut &sock, STDIN, &data).map_err(io)?;
-                    }
+        if let (true, Some(f)) = (input, stdin) {
+            let n = nix::unistd::read(f, &mut buf).unwrap_or(0);
+            if n == 0 {
+                // Our stdin ended; the container's goes on (docker keeps it open too).
+                stdin = None;
+            } else {
+                let (data, detached) = scan_detach(&buf[..n], detach_keys, &mut matched);
+                if detached {
+                    return Ok(Ended::Detached);
+                }
+                if !data.is_empty() {
+                    write_frame(&mut &sock, STDIN, &data).map_err(io)?;
                 }
             }
-            i += 1;
         }
-        if let Some(w) = &winch {
-            if ready.get(i).copied().unwrap_or(false) {
-                while let Ok(Some(_)) = w.read_signal() {}
-                if let Some(ws) = stdin.and_then(|f| winsize(f.as_raw_fd())) {
-                    write_frame(&mut &sock, RESIZE, &resize_frame(ws.0, ws.1)).map_err(io)?;
-                }
+        if let (true, Some(w)) = (resized, &winch) {
+            while let Ok(Some(_)) = w.read_signal() {}
+            if let Some(ws) = stdin.and_then(|f| winsize(f.as_raw_fd())) {
+                write_frame(&mut &sock, RESIZE, &resize_frame(ws.0, ws.1)).map_err(io)?;
             }
         }
     }
@@ -308,15 +315,7 @@ pub fn bridge_pty(
     stdout: &mut dyn Write,
     detach_keys: Option<&[u8]>,
 ) -> Result<Ended> {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGWINCH);
-    let _ = set.thread_block();
-    let winch = nix::sys::signalfd::SignalFd::with_flags(
-        &set,
-        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
-    )
-    .ok();
+    let winch = winch_fd();
     let resize = |from: Option<BorrowedFd<'_>>| {
         if let Some((r, c)) = from.and_then(|f| winsize(f.as_raw_fd())) {
             let _ = berth_sys::pty::set_winsize(master.as_fd(), r, c);
@@ -327,24 +326,11 @@ pub fn bridge_pty(
     let mut matched = 0usize;
     let mut buf = vec![0u8; 32 << 10];
     loop {
-        let mut fds = vec![PollFd::new(master.as_fd(), PollFlags::POLLIN)];
-        if let Some(f) = stdin {
-            fds.push(PollFd::new(f, PollFlags::POLLIN));
-        }
-        if let Some(w) = &winch {
-            fds.push(PollFd::new(w.as_fd(), PollFlags::POLLIN));
-        }
-        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(EngineError::Monitor(format!("poll: {e}"))),
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|p| p.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        drop(fds);
-        if ready[0] {
+        let Some([output, input, resized]) = wait_ready(master.as_fd(), stdin, winch.as_ref())?
+        else {
+            continue;
+        };
+        if output {
             match nix::unistd::read(&master, &mut buf) {
                 Ok(0) | Err(nix::errno::Errno::EIO) => return Ok(Ended::Closed),
                 Ok(n) => {
@@ -354,32 +340,29 @@ pub fn bridge_pty(
                 Err(_) => return Ok(Ended::Closed),
             }
         }
-        let mut i = 1;
-        if let Some(f) = stdin {
-            if ready[i] {
-                let n = nix::unistd::read(f, &mut buf).unwrap_or(0);
-                if n == 0 {
-                    stdin = None;
-                } else {
-                    let (out, detached) = scan_detach(&buf[..n], detach_keys, &mut matched);
-                    if detached {
-                        return Ok(Ended::Detached);
+        if let (true, Some(f)) = (input, stdin) {
+            let n = nix::unistd::read(f, &mut buf).unwrap_or(0);
+            if n == 0 {
+                stdin = None;
+            } else {
+                let (out, detached) = scan_detach(&buf[..n], detach_keys, &mut matched);
+                if detached {
+                    return Ok(Ended::Detached);
+                }
+                // A paste can be more than the pty takes at once.
+                let mut rest = &out[..];
+                while !rest.is_empty() {
+                    match nix::unistd::write(&master, rest) {
+                        Ok(n) => rest = &rest[n..],
+                        Err(nix::errno::Errno::EINTR) => {}
+                        Err(_) => break,
                     }
-                    let mut w = std::fs::File::from(
-                        master
-                            .try_clone()
-                            .map_err(|e| EngineError::Monitor(format!("dup: {e}")))?,
-                    );
-                    let _ = w.write_all(&out);
                 }
             }
-            i += 1;
         }
-        if let Some(w) = &winch {
-            if ready.get(i).copied().unwrap_or(false) {
-                while let Ok(Some(_)) = w.read_signal() {}
-                resize(stdin);
-            }
+        if let (true, Some(w)) = (resized, &winch) {
+            while let Ok(Some(_)) = w.read_signal() {}
+            resize(stdin);
         }
     }
 }
