@@ -9,21 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{bin, Env};
-
-fn with_busybox() -> Env {
-    let e = Env::new();
-    e.import_busybox("busybox:latest");
-    e
-}
-
-fn status(e: &Env, args: &[&str]) -> (i32, String, String) {
-    let o = e.berth(args);
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use common::{status, with_busybox};
 
 /// Runs berth with `input` on stdin.
 fn with_stdin(e: &Env, args: &[&str], input: &[u8]) -> std::process::Output {

@@ -25,13 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::with_busybox;
 use common::{bin, sh, Env};
-
-fn with_busybox() -> Env {
-    let e = Env::new();
-    e.import_busybox("busybox:latest");
-    e
-}
 
 /// When a test fails, its containers would keep running (and their root be deleted under
 /// them): they are removed first.

@@ -4,21 +4,7 @@
 mod common;
 
 use common::{sh, Env};
-
-fn with_busybox() -> Env {
-    let e = Env::new();
-    e.import_busybox("busybox:latest");
-    e
-}
-
-fn status(e: &Env, args: &[&str]) -> (i32, String, String) {
-    let o = e.berth(args);
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use common::{status, with_busybox};
 
 #[test]
 fn namespace_flags() {

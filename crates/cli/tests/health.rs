@@ -4,14 +4,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::with_busybox;
 use common::Env;
 use serde_json::Value;
-
-fn with_busybox() -> Env {
-    let e = Env::new();
-    e.import_busybox("busybox:latest");
-    e
-}
 
 fn inspect(e: &Env, id: &str) -> Value {
     let out = e.ok(&["inspect", id]);

@@ -737,58 +737,49 @@ impl Engine {
     pub fn stop_many(&mut self, ids: &[String], timeout: Option<i64>) -> Vec<Result<Container>> {
         let mut deadlines = Vec::new();
         for id in ids {
-            let d = self.refresh(id).map(|c| {
-                if c.state.status == Status::Running {
-                    let sig = c
-                        .config
-                        .stop_signal
-                        .clone()
-                        .unwrap_or_else(|| "SIGTERM".into());
-                    let _ = self.kill(&c.id, &sig);
+            deadlines.push(self.refresh(id).and_then(|c| {
+                if c.state.status == Status::Restarting {
+                    // Between two runs: make sure there is no next one.
+                    container::update(&mut self.store, &c.id, |r| r.state.stopping = true)?;
+                    return Ok((c, None));
                 }
+                if c.state.status != Status::Running {
+                    return Ok((c, None));
+                }
+                let sig = c
+                    .config
+                    .stop_signal
+                    .clone()
+                    .unwrap_or_else(|| "SIGTERM".into());
+                let _ = self.kill(&c.id, &sig);
                 let t = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0) as u64;
-                std::time::Instant::now() + std::time::Duration::from_secs(t)
-            });
-            deadlines.push(d);
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(t);
+                Ok((c, Some(deadline)))
+            }));
         }
         ids.iter()
             .zip(deadlines)
             .map(|(id, d)| {
-                let d = d?;
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                // What is left of its grace period, then the usual stop (signal, wait, kill).
-                self.wait(id, Some(left))?;
-                self.stop(id, Some(0))
+                let (c, d) = d?;
+                if let Some(d) = d {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    let after = self.wait(id, Some(left))?;
+                    if after.is_some_and(|a| a.state.status == Status::Running) {
+                        let _ = self.kill(id, "SIGKILL");
+                    }
+                }
+                // None: an --rm container, removed by its monitor once stopped.
+                Ok(self.wait(id, None)?.unwrap_or(c))
             })
             .collect()
     }
 
     /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds.
     pub fn stop(&mut self, id: &str, timeout: Option<i64>) -> Result<Container> {
-        let c = self.refresh(id)?;
-        if c.state.status == Status::Restarting {
-            // Between two runs: make sure there is no next one.
-            container::update(&mut self.store, &c.id, |r| r.state.stopping = true)?;
-            return Ok(self.wait(&c.id, None)?.unwrap_or(c));
-        }
-        if c.state.status != Status::Running {
-            return Ok(c);
-        }
-        let sig = c
-            .config
-            .stop_signal
-            .clone()
-            .unwrap_or_else(|| "SIGTERM".into());
-        let t = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0) as u64;
-        let _ = self.kill(&c.id, &sig);
-        let after = self.wait(&c.id, Some(std::time::Duration::from_secs(t)))?;
-        if after
-            .as_ref()
-            .is_some_and(|a| a.state.status == Status::Running)
-        {
-            let _ = self.kill(&c.id, "SIGKILL");
-        }
-        Ok(self.wait(&c.id, None)?.unwrap_or(c))
+        let ids = [id.to_string()];
+        self.stop_many(&ids, timeout)
+            .pop()
+            .unwrap_or_else(|| Err(EngineError::NoSuchContainer(id.into())))
     }
 
     /// `docker rm`.

@@ -213,3 +213,20 @@ pub fn run_image(e: &Env, image: &str, args: &[&str]) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap()
 }
+
+/// A fresh store with the busybox image as `busybox:latest`.
+pub fn with_busybox() -> Env {
+    let e = Env::new();
+    e.import_busybox("busybox:latest");
+    e
+}
+
+/// A `berth` command's exit status, stdout and stderr.
+pub fn status(e: &Env, args: &[&str]) -> (i32, String, String) {
+    let o = e.berth(args);
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
