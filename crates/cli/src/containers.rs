@@ -747,6 +747,7 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
         })
         .collect();
     Ok(CreateOptions {
+        id: None,
         name: m.get("name").map(String::from),
         image: image.clone(),
         cmd: rest.to_vec(),
@@ -921,18 +922,12 @@ pub fn run(g: &Globals, argv: &[String]) -> Result<()> {
         print!("{}", create_usage("run"));
         return Ok(());
     }
-    let o = create_options("run", &m)?;
+    let mut o = create_options("run", &m)?;
     let detach = m.on("detach");
     // Before anything exists: "the input device is not a TTY" must leave nothing behind.
     let terminal = (o.tty && !detach)
         .then(|| crate::attach::prepare(m.on("interactive")))
         .transpose()?;
-    let mut engine = open(g, true)?;
-    ensure_image(g, &mut engine, &o.image, m.get("pull"), m.get("platform"))?;
-    let c = engine.create(o).map_err(|e| engine_failure(e, true))?;
-    for w in berth_engine::update::create_warnings(&c.host_config) {
-        eprintln!("WARNING: {w}");
-    }
     let mut bridge = None;
     let attach = if let Some((a, sock)) = terminal {
         bridge = sock;
@@ -945,7 +940,19 @@ pub fn run(g: &Globals, argv: &[String]) -> Result<()> {
             ..Default::default()
         }
     };
-    let started = match engine.start(&c.id, &monitor_exe()?, &attach) {
+    // The monitor starts first and gets ready while we create the container; it leaves
+    // quietly should that fail.
+    let id = berth_engine::container::new_id();
+    let pending = berth_engine::engine::spawn_monitor(&g.root, &id, &monitor_exe()?, &attach, true)
+        .map_err(|e| engine_failure(e, true))?;
+    o.id = Some(id);
+    let mut engine = open(g, true)?;
+    ensure_image(g, &mut engine, &o.image, m.get("pull"), m.get("platform"))?;
+    let c = engine.create(o).map_err(|e| engine_failure(e, true))?;
+    for w in berth_engine::update::create_warnings(&c.host_config) {
+        eprintln!("WARNING: {w}");
+    }
+    let started = match pending.go() {
         Ok(s) => s,
         Err(e) => {
             if c.host_config.auto_remove {

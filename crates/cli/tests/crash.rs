@@ -200,14 +200,26 @@ fn assert_clear_states(root: &Path) -> Vec<String> {
     }
     let mut running = Vec::new();
     for id in ids {
-        // An --rm container's monitor may remove it meanwhile.
-        let o = berth_at(root, &["inspect", id]);
-        if !o.status.success() {
-            let err = String::from_utf8_lossy(&o.stderr);
-            assert!(err.contains("No such object"), "inspect {id}: {err}");
-            continue;
-        }
-        let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        // An --rm container's monitor may remove it meanwhile: one seen running by the
+        // wait above may have exited since, and be between recording that and removing it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let all = loop {
+            let o = berth_at(root, &["inspect", id]);
+            if !o.status.success() {
+                let err = String::from_utf8_lossy(&o.stderr);
+                assert!(err.contains("No such object"), "inspect {id}: {err}");
+                break None;
+            }
+            let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let removing = all[0]["HostConfig"]["AutoRemove"] == true
+                && all[0]["State"]["Status"] == "exited"
+                && !monitors(root).is_empty();
+            if !removing || Instant::now() > deadline {
+                break Some(all);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let Some(all) = all else { continue };
         let c = &all[0];
         let st = &c["State"];
         let status = st["Status"].as_str().unwrap();

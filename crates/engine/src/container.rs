@@ -252,11 +252,14 @@ pub fn update(store: &mut Store, id: &str, f: impl FnOnce(&mut Container)) -> Re
 }
 
 pub fn delete(store: &mut Store, id: &str) -> Result<()> {
-    store.db.write(|tx| {
-        tx.execute("DELETE FROM containers WHERE id = ?1", [id])
-            .map_err(db_err)?;
-        Ok(())
-    })
+    store.db.write(|tx| delete_in(tx, id))
+}
+
+/// [`delete`] within the caller's write transaction.
+pub fn delete_in(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<()> {
+    tx.execute("DELETE FROM containers WHERE id = ?1", [id])
+        .map_err(db_err)?;
+    Ok(())
 }
 
 pub fn list(store: &Store) -> Result<Vec<Container>> {

@@ -21,7 +21,8 @@ pub struct Engine {
 
 #[derive(Default)]
 struct Deferred {
-    runtime: Option<berth_runtime::Container>,
+    /// The ID of a container whose runtime state is to be deleted.
+    runtime: Option<String>,
     trees: Vec<PathBuf>,
 }
 
@@ -34,6 +35,9 @@ impl std::fmt::Debug for Engine {
 /// What `create` needs from `run`'s or `create`'s flags.
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
+    /// The ID to give the container (from [`container::new_id`]), when the caller needs it
+    /// before the record exists: `run` starts the monitor first ([`spawn_monitor`]).
+    pub id: Option<String>,
     pub name: Option<String>,
     pub image: String,
     /// Arguments after the image: they replace the image's Cmd.
@@ -194,7 +198,11 @@ impl Engine {
         crate::health::validate(o.healthcheck.as_ref())?;
         let img = self.store.resolve(&o.image)?;
         let cfg = self.store.config(&img)?;
-        let id = container::new_id();
+        let id = match &o.id {
+            Some(id) if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) => id.clone(),
+            Some(id) => return Err(EngineError::Invalid(format!("invalid container ID {id:?}"))),
+            None => container::new_id(),
+        };
         let name = match &o.name {
             Some(n) => {
                 let n = n.strip_prefix('/').unwrap_or(n);
@@ -365,84 +373,7 @@ impl Engine {
         }
         // A start by the user clears an earlier stop's mark.
         container::update(&mut self.store, &c.id, |r| r.state.stopping = false)?;
-        let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
-        let stdio = |on: bool| if on { Stdio::inherit() } else { Stdio::null() };
-        let mut cmd = Command::new(monitor_exe);
-        cmd.arg("__monitor")
-            .arg(&self.root)
-            .arg(&c.id)
-            .stdin(stdio(attach.stdin))
-            .stdout(stdio(attach.stdout))
-            .stderr(stdio(attach.stderr));
-        if attach.stdin {
-            // Our stdin is the container's (`run -i`): not just a /dev/null of ours.
-            cmd.env("BERTH_STDIN", "1");
-        }
-        if attach.client.is_some() {
-            // Fd 4 is ours to read only when we say so: a caller's own fd 4 can leak here.
-            cmd.env("BERTH_CLIENT_FD", crate::monitor::CLIENT_FD.to_string());
-        }
-        if let Some((rows, cols)) = attach.winsize {
-            cmd.env("BERTH_TTY_SIZE", format!("{rows}:{cols}"));
-        }
-        let w = std::os::fd::AsRawFd::as_raw_fd(&report_w);
-        let client = attach.client.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
-        // SAFETY: between fork and exec only async-signal-safe calls: setsid and dup2.
-        unsafe {
-            cmd.pre_exec(move || {
-                nix::unistd::setsid().map_err(std::io::Error::from)?;
-                // Out of the way first, so that neither lands on the other's number.
-                let w = libc::fcntl(w, libc::F_DUPFD_CLOEXEC, 10);
-                let c = client.map_or(-1, |c| libc::fcntl(c, libc::F_DUPFD_CLOEXEC, 10));
-                if w < 0 || libc::dup2(w, crate::monitor::REPORT_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if c >= 0 && libc::dup2(c, crate::monitor::CLIENT_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let monitor = cmd.spawn().map_err(|e| {
-            EngineError::Monitor(format!("starting {}: {e}", monitor_exe.display()))
-        })?;
-        drop(report_w);
-        let mut report = std::io::BufReader::new(std::fs::File::from(report_r));
-        let mut monitor = monitor;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match read_report(&mut report, &mut monitor, &mut line) {
-                Ok(0) => {
-                    return Err(EngineError::Monitor(
-                        "the monitor exited before starting the container".into(),
-                    ))
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(EngineError::Monitor(e.to_string())),
-            }
-            if let Some(pid) = line.strip_prefix("started ") {
-                return Ok(Started {
-                    pid: pid.trim().parse().unwrap_or(0),
-                    monitor,
-                    report,
-                });
-            }
-            if let Some(rest) = line.strip_prefix("error ") {
-                let (status, msg) = rest.trim_end().split_once(' ').unwrap_or(("125", rest));
-                let status: i32 = status.parse().unwrap_or(125);
-                return Err(if status == 126 || status == 127 {
-                    EngineError::Command {
-                        message: msg.to_string(),
-                        status,
-                    }
-                } else {
-                    EngineError::Monitor(msg.to_string())
-                });
-            }
-        }
+        spawn_monitor(&self.root, &c.id, monitor_exe, attach, false)?.go()
     }
 
     /// In the monitor: mount the rootfs, write the OCI config, create and start. A `-t`
@@ -527,19 +458,24 @@ impl Engine {
     /// monitor can report the exit first: nobody can reach them by then, and a monitor
     /// killed before it gets there leaves only what [`Engine::sweep`] removes.
     pub(crate) fn finish(&mut self, c: &Container, code: Option<i32>) -> Result<i32> {
+        let code = code.unwrap_or(128);
+        if c.host_config.auto_remove {
+            // Nobody can ask an --rm container for its exit once it is gone, so the record
+            // goes at once with its snapshot, in one transaction, and the runtime's state
+            // later: the caller is waiting for the exit.
+            self.deferred.runtime = Some(c.id.clone());
+            self.remove_files(c, true)?;
+            self.remove_anonymous_volumes(c);
+            return Ok(code);
+        }
         let mut oom = false;
         if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
             oom = berth_runtime::events::oom_kills(&rc).unwrap_or(0) > 0;
-            if c.host_config.auto_remove {
-                self.deferred.runtime = Some(rc);
-            } else {
-                let _ = berth_runtime::delete::delete(&rc, true);
-            }
+            let _ = berth_runtime::delete::delete(&rc, true);
         }
         let rootfs = self.container_dir(&c.id).join("rootfs");
         let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
-        let code = code.unwrap_or(128);
-        let c = container::update(&mut self.store, &c.id, |r| {
+        container::update(&mut self.store, &c.id, |r| {
             r.state.status = if code_started(code) {
                 Status::Exited
             } else {
@@ -549,24 +485,17 @@ impl Engine {
             r.state.exit_code = code;
             r.state.oom_killed = oom;
             r.state.finished_at = Some(now());
-            // An --rm container keeps its monitor on record until it is removed: should
-            // the monitor die in between, the next command sees that and removes it
-            // (`refresh`), where it would otherwise stay exited forever (crash tests).
-            if !c.host_config.auto_remove {
-                r.state.monitor = None;
-            }
+            r.state.monitor = None;
         })?;
-        if c.host_config.auto_remove {
-            self.remove_files(&c, true)?;
-            self.remove_anonymous_volumes(&c);
-        }
         Ok(code)
     }
 
     /// The cleanup [`Engine::finish`] put off.
     pub(crate) fn finish_deferred(&mut self) {
-        if let Some(rc) = self.deferred.runtime.take() {
-            let _ = berth_runtime::delete::delete(&rc, true);
+        if let Some(id) = self.deferred.runtime.take() {
+            if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &id) {
+                let _ = berth_runtime::delete::delete(&rc, true);
+            }
         }
         for t in std::mem::take(&mut self.deferred.trees) {
             let _ = std::fs::remove_dir_all(&t);
@@ -676,12 +605,17 @@ impl Engine {
     fn remove_files(&mut self, c: &Container, defer: bool) -> Result<()> {
         let dir = self.container_dir(&c.id);
         unmount_all(&dir.join("rootfs"));
-        match self.store.snapshots.detach(&mut self.store.db, &c.id) {
-            Ok(trash) => self.deferred.trees.push(trash),
-            Err(berth_image::snapshot::SnapshotError::NotFound(_)) => {}
-            Err(e) => return Err(berth_image::StoreError::from(e).into()),
-        }
-        container::delete(&mut self.store, &c.id)?;
+        let Store { db, snapshots, .. } = &mut self.store;
+        let trash = db.write(|tx| {
+            let trash = match snapshots.detach_in(tx, &c.id) {
+                Ok(trash) => Some(trash),
+                Err(berth_image::snapshot::SnapshotError::NotFound(_)) => None,
+                Err(e) => return Err(EngineError::from(berth_image::StoreError::from(e))),
+            };
+            container::delete_in(tx, &c.id)?;
+            Ok(trash)
+        })?;
+        self.deferred.trees.extend(trash);
         self.deferred.trees.push(dir);
         if !defer {
             self.finish_deferred();
@@ -1042,4 +976,135 @@ fn resolv_conf(h: &HostConfig) -> String {
         out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
     }
     out
+}
+
+/// A monitor waiting for its container's record: see [`spawn_monitor`].
+#[derive(Debug)]
+pub struct Pending {
+    monitor: Child,
+    report: std::io::BufReader<std::fs::File>,
+    go: Option<std::fs::File>,
+}
+
+/// Starts the monitor of container `id`. With `go`, it gets ready (execs, opens the
+/// database) and then waits for [`Pending::go`], so that `run` can overlap that with
+/// creating the record; dropped instead, it exits without a word.
+pub fn spawn_monitor(
+    root: &Path,
+    id: &str,
+    monitor_exe: &Path,
+    attach: &Attach,
+    go: bool,
+) -> Result<Pending> {
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
+    let stdio = |on: bool| if on { Stdio::inherit() } else { Stdio::null() };
+    let mut cmd = Command::new(monitor_exe);
+    cmd.arg("__monitor")
+        .arg(root)
+        .arg(id)
+        .stdin(stdio(attach.stdin))
+        .stdout(stdio(attach.stdout))
+        .stderr(stdio(attach.stderr));
+    let (go_r, go_w) = if go {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| EngineError::Monitor(format!("pipe: {e}")))?;
+        cmd.env("BERTH_GO", crate::monitor::GO_FD.to_string());
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
+    if attach.stdin {
+        // Our stdin is the container's (`run -i`): not just a /dev/null of ours.
+        cmd.env("BERTH_STDIN", "1");
+    }
+    if attach.client.is_some() {
+        // Fd 4 is ours to read only when we say so: a caller's own fd 4 can leak here.
+        cmd.env("BERTH_CLIENT_FD", crate::monitor::CLIENT_FD.to_string());
+    }
+    if let Some((rows, cols)) = attach.winsize {
+        cmd.env("BERTH_TTY_SIZE", format!("{rows}:{cols}"));
+    }
+    let w = std::os::fd::AsRawFd::as_raw_fd(&report_w);
+    let client = attach.client.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+    let go_fd = go_r.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+    // SAFETY: between fork and exec only async-signal-safe calls: setsid, fcntl and dup2.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            // Out of the way first, so that neither lands on the other's number.
+            let w = libc::fcntl(w, libc::F_DUPFD_CLOEXEC, 10);
+            let c = client.map_or(-1, |c| libc::fcntl(c, libc::F_DUPFD_CLOEXEC, 10));
+            let g = go_fd.map_or(-1, |g| libc::fcntl(g, libc::F_DUPFD_CLOEXEC, 10));
+            if w < 0 || libc::dup2(w, crate::monitor::REPORT_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if c >= 0 && libc::dup2(c, crate::monitor::CLIENT_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if g >= 0 && libc::dup2(g, crate::monitor::GO_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let monitor = cmd
+        .spawn()
+        .map_err(|e| EngineError::Monitor(format!("starting {}: {e}", monitor_exe.display())))?;
+    drop(report_w);
+    drop(go_r);
+    Ok(Pending {
+        monitor,
+        report: std::io::BufReader::new(std::fs::File::from(report_r)),
+        go: go_w.map(std::fs::File::from),
+    })
+}
+
+impl Pending {
+    /// Lets the monitor start the container; returns once it has, or failed to.
+    pub fn go(self) -> Result<Started> {
+        let Pending {
+            mut monitor,
+            mut report,
+            go,
+        } = self;
+        if let Some(mut go) = go {
+            use std::io::Write;
+            go.write_all(b"1")
+                .map_err(|e| EngineError::Monitor(format!("starting the monitor: {e}")))?;
+        }
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match read_report(&mut report, &mut monitor, &mut line) {
+                Ok(0) => {
+                    return Err(EngineError::Monitor(
+                        "the monitor exited before starting the container".into(),
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(EngineError::Monitor(e.to_string())),
+            }
+            if let Some(pid) = line.strip_prefix("started ") {
+                return Ok(Started {
+                    pid: pid.trim().parse().unwrap_or(0),
+                    monitor,
+                    report,
+                });
+            }
+            if let Some(rest) = line.strip_prefix("error ") {
+                let (status, msg) = rest.trim_end().split_once(' ').unwrap_or(("125", rest));
+                let status: i32 = status.parse().unwrap_or(125);
+                return Err(if status == 126 || status == 127 {
+                    EngineError::Command {
+                        message: msg.to_string(),
+                        status,
+                    }
+                } else {
+                    EngineError::Monitor(msg.to_string())
+                });
+            }
+        }
+    }
 }

@@ -25,6 +25,32 @@ pub const REPORT_FD: RawFd = 3;
 /// Where a starter that bridges a terminal itself passes its end of the attach socket.
 pub const CLIENT_FD: RawFd = 4;
 
+/// Where a monitor started ahead of its container ([`crate::engine::spawn_monitor`]) waits
+/// for the word that the record exists.
+pub const GO_FD: RawFd = 5;
+
+/// Blocks until the starter says go; false when it went away (or failed to create the
+/// container) instead.
+fn wait_for_go() -> bool {
+    if std::env::var_os("BERTH_GO").is_none() {
+        return true;
+    }
+    if !is_open(GO_FD) {
+        return false;
+    }
+    // SAFETY: the starter put the pipe's read end at GO_FD for us alone; owning it closes
+    // it once read, so the container never inherits it.
+    let mut f = unsafe { std::fs::File::from_raw_fd(GO_FD) };
+    let mut b = [0u8; 1];
+    loop {
+        match std::io::Read::read(&mut f, &mut b) {
+            Ok(n) => return n == 1,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
 fn report(line: &str) {
     // SAFETY: fd 3 is the report pipe the starter set up (or nothing, and write fails).
     let f = unsafe { std::fs::File::from_raw_fd(REPORT_FD) };
@@ -73,11 +99,15 @@ pub fn run(root: &Path, id: &str) -> i32 {
             return 1;
         }
     };
+    if !wait_for_go() {
+        return 0;
+    }
     match monitor(&mut engine, id) {
         Ok(code) => {
             report(&format!("exit {code}"));
             // The starter is free to go: the rest is ours alone.
             engine.finish_deferred();
+            engine.store.db.checkpoint();
             0
         }
         Err(e) => {
@@ -169,10 +199,6 @@ fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
         if first {
             report(&format!("started {pid}"));
             first = false;
-            // From here on we mostly wait: what starting took (the runtime's code, SQLite's
-            // cache) need not stay resident in each of possibly hundreds of monitors.
-            engine.store.db.release_memory();
-            berth_sys::memory::release_clean_pages();
         } else if container::find(&engine.store, id)?.state.stopping {
             // Stopped while this restart was on its way up.
             let _ =
@@ -219,6 +245,9 @@ fn monitor(engine: &mut Engine, id: &str) -> Result<i32> {
     hub.close(&dir);
     result
 }
+
+/// How long a container runs before its monitor sheds what starting it left resident.
+const SHED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Whether the restart policy brings the container back after it exited with `code`.
 fn should_restart(c: &container::Container, code: i32) -> bool {
@@ -343,6 +372,11 @@ fn pump(
     } = streams;
     let mut open = [Some(out), err];
     let mut buf = vec![0u8; 32 << 10];
+    // A container that is still running after this long has us mostly waiting: what
+    // starting it took (the runtime's code, SQLite's cache) need not stay resident in each of
+    // possibly hundreds of monitors. Not sooner: a short-lived container's monitor would
+    // only fault it all back in to record the exit, with its `run` waiting.
+    let mut shed_at = Some(std::time::Instant::now() + SHED_AFTER);
     while open.iter().any(Option::is_some) {
         let mut fds: Vec<PollFd<'_>> = Vec::new();
         // What each poll entry is: 0 and 1 the streams, 2 the listener, 3+i client i.
@@ -365,11 +399,24 @@ fn pump(
         if let Some(fd) = health.as_ref().and_then(|h| h.fd()) {
             fds.push(PollFd::new(fd, PollFlags::POLLIN));
         }
-        let wake = health.as_ref().map_or(PollTimeout::NONE, |h| h.timeout());
+        let mut wake = health.as_ref().map_or(PollTimeout::NONE, |h| h.timeout());
+        if let Some(at) = shed_at {
+            let left = at.saturating_duration_since(std::time::Instant::now());
+            let ms = PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+                .unwrap_or(PollTimeout::MAX);
+            if wake == PollTimeout::NONE || ms < wake {
+                wake = ms;
+            }
+        }
         match nix::poll::poll(&mut fds, wake) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(EngineError::Monitor(format!("poll: {e}"))),
+        }
+        if shed_at.is_some_and(|at| std::time::Instant::now() >= at) {
+            shed_at = None;
+            engine.store.db.release_memory();
+            berth_sys::memory::release_clean_pages();
         }
         let ready: Vec<usize> = fds
             .iter()

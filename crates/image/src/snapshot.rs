@@ -370,36 +370,38 @@ impl Snapshots {
     /// out of the way, to a name [`Snapshots::cleanup`] deletes should nobody else. Returns
     /// that directory, for [`Snapshots::purge`] when the caller has the time.
     pub fn detach(&self, db: &mut Db, key: &str) -> Result<PathBuf> {
-        let dir = self.dir.clone();
-        let trash = db.write(|tx| {
-            let e = |source| DbError {
-                path: dir.clone(),
-                source,
-            };
-            let info = get(tx, key)
-                .map_err(e)?
-                .ok_or_else(|| SnapshotError::NotFound(key.into()))?;
-            let children: i64 = tx
-                .query_row(
-                    "SELECT COUNT(*) FROM snapshots WHERE parent = ?1",
-                    [key],
-                    |r| r.get(0),
-                )
-                .map_err(e)?;
-            if children > 0 {
-                return Err(SnapshotError::HasChildren(key.into()));
-            }
-            let path = dir.join(base36(info.id));
-            let trash = dir.join(format!("rm-{}", base36(info.id)));
-            match std::fs::rename(&path, &trash) {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => return Err(SnapshotError::Io(path, err)),
-            }
-            tx.execute("DELETE FROM snapshots WHERE key = ?1", [key])
-                .map_err(e)?;
-            Ok(trash)
-        })?;
+        db.write(|tx| self.detach_in(tx, key))
+    }
+
+    /// [`Snapshots::detach`] as part of the caller's write transaction: the directory is
+    /// renamed at once, and a rolled-back transaction leaves it where a sweep finds it.
+    pub fn detach_in(&self, tx: &rusqlite::Transaction<'_>, key: &str) -> Result<PathBuf> {
+        let e = |source| DbError {
+            path: self.dir.clone(),
+            source,
+        };
+        let info = get(tx, key)
+            .map_err(e)?
+            .ok_or_else(|| SnapshotError::NotFound(key.into()))?;
+        let children: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM snapshots WHERE parent = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .map_err(e)?;
+        if children > 0 {
+            return Err(SnapshotError::HasChildren(key.into()));
+        }
+        let path = self.dir.join(base36(info.id));
+        let trash = self.dir.join(format!("rm-{}", base36(info.id)));
+        match std::fs::rename(&path, &trash) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(SnapshotError::Io(path, err)),
+        }
+        tx.execute("DELETE FROM snapshots WHERE key = ?1", [key])
+            .map_err(e)?;
         Ok(trash)
     }
 
