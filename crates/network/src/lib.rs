@@ -1,0 +1,10 @@
+//! The kernel-facing half of Docker-style bridge networking: links, addresses and routes
+//! over rtnetlink (`link`), IPv4 address management (`ipam`), the nftables table berth owns
+//! (`nft`) and network namespace handles (`netns`). Synchronous throughout: the engine calls
+//! it from the short-lived CLI and from per-container monitors, where an async runtime
+//! would cost more than it saves.
+
+pub mod error;
+pub mod ipam;
+
+pub use error::{NetworkError, Result};
