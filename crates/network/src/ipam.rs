@@ -101,6 +101,19 @@ impl Subnet {
         Subnet::new(addr, prefix)
     }
 
+    /// The subnet of length `prefix` that holds `ip`: `10.89.0.1`, 16 gives `10.89.0.0/16`.
+    pub fn containing(ip: Ipv4Addr, prefix: u8) -> Result<Self> {
+        if prefix > 32 {
+            return Err(NetworkError::InvalidCidr {
+                value: format!("{ip}/{prefix}"),
+            });
+        }
+        Ok(Subnet {
+            addr: Ipv4Addr::from(u32::from(ip) & mask(prefix)),
+            prefix,
+        })
+    }
+
     pub fn addr(&self) -> Ipv4Addr {
         self.addr
     }

@@ -8,3 +8,6 @@ pub mod error;
 pub mod ipam;
 
 pub use error::{NetworkError, Result};
+pub mod link;
+pub mod netns;
+pub mod sysctl;
