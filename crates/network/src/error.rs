@@ -84,6 +84,11 @@ pub enum NetworkError {
         source: io::Error,
     },
 
+    #[error("invalid port mapping {mapping}: {reason}")]
+    InvalidPort {
+        mapping: String,
+        reason: &'static str,
+    },
     #[error("run {program}: {source}")]
     NftSpawn {
         program: String,

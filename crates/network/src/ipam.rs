@@ -196,13 +196,11 @@ pub fn check_overlap(new: &Subnet, existing: &[Subnet]) -> Result<()> {
 /// otherwise the subnet's first host address.
 pub fn gateway(subnet: &Subnet, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
     let Some(gw) = requested else {
-        return subnet
-            .first_host()
-            .ok_or(NetworkError::InvalidGateway {
-                gateway: subnet.addr,
-                subnet: *subnet,
-                reason: "the subnet has no room for a gateway and a container",
-            });
+        return subnet.first_host().ok_or(NetworkError::InvalidGateway {
+            gateway: subnet.addr,
+            subnet: *subnet,
+            reason: "the subnet has no room for a gateway and a container",
+        });
     };
     let reason = if !subnet.contains(gw) {
         Some("not in the subnet")
@@ -371,9 +369,22 @@ mod tests {
     fn parses_and_prints() {
         assert_eq!(s("10.89.0.0/24").to_string(), "10.89.0.0/24");
         assert_eq!(s("0.0.0.0/0").size(), 1 << 32);
-        assert_eq!(s("10.89.0.0/16").broadcast(), Ipv4Addr::new(10, 89, 255, 255));
+        assert_eq!(
+            s("10.89.0.0/16").broadcast(),
+            Ipv4Addr::new(10, 89, 255, 255)
+        );
         assert_eq!(s("10.89.0.0/16").netmask(), Ipv4Addr::new(255, 255, 0, 0));
-        for bad in ["", "10.89.0.0", "10.89.0.0/", "10.89.0.0/33", "10.89.0/24", "x/8", "10.89.0.0/+8", "10.89.0.0/008", "10.89.0.0/08"] {
+        for bad in [
+            "",
+            "10.89.0.0",
+            "10.89.0.0/",
+            "10.89.0.0/33",
+            "10.89.0/24",
+            "x/8",
+            "10.89.0.0/+8",
+            "10.89.0.0/008",
+            "10.89.0.0/08",
+        ] {
             let e = Subnet::parse(bad).unwrap_err();
             assert_eq!(e.to_string(), format!("invalid CIDR address: {bad}"));
         }
@@ -382,13 +393,19 @@ mod tests {
     #[test]
     fn host_bits_are_docker_invalid_subnet() {
         let e = Subnet::parse("10.89.0.1/24").unwrap_err();
-        assert_eq!(e.to_string(), "invalid subnet 10.89.0.1/24 : it should be 10.89.0.0/24");
+        assert_eq!(
+            e.to_string(),
+            "invalid subnet 10.89.0.1/24 : it should be 10.89.0.0/24"
+        );
     }
 
     #[test]
     fn overlap_uses_dockers_message() {
-        let e = check_overlap(&s("10.89.3.0/24"), &[s("10.1.0.0/16"), s("10.89.0.0/16")]).unwrap_err();
-        assert!(e.to_string().starts_with("Pool overlaps with other one on this address space"));
+        let e =
+            check_overlap(&s("10.89.3.0/24"), &[s("10.1.0.0/16"), s("10.89.0.0/16")]).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("Pool overlaps with other one on this address space"));
         assert!(e.to_string().contains("10.89.0.0/16"), "{e}");
         check_overlap(&s("10.90.0.0/24"), &[s("10.89.0.0/16")]).unwrap();
     }
@@ -397,10 +414,16 @@ mod tests {
     fn gateway_defaults_and_checks() {
         let n = s("10.89.0.0/24");
         assert_eq!(gateway(&n, None).unwrap(), Ipv4Addr::new(10, 89, 0, 1));
-        assert_eq!(gateway(&n, Some(Ipv4Addr::new(10, 89, 0, 254))).unwrap(), Ipv4Addr::new(10, 89, 0, 254));
+        assert_eq!(
+            gateway(&n, Some(Ipv4Addr::new(10, 89, 0, 254))).unwrap(),
+            Ipv4Addr::new(10, 89, 0, 254)
+        );
         for bad in [[10, 89, 0, 0], [10, 89, 0, 255], [10, 89, 1, 1]] {
             let e = gateway(&n, Some(Ipv4Addr::from(bad))).unwrap_err();
-            assert!(e.to_string().contains(&Ipv4Addr::from(bad).to_string()), "{e}");
+            assert!(
+                e.to_string().contains(&Ipv4Addr::from(bad).to_string()),
+                "{e}"
+            );
         }
         assert!(gateway(&s("10.89.0.0/31"), None).is_err());
     }
@@ -439,7 +462,10 @@ mod tests {
         let ip = allocate(&n, None, gw, last, |ip| used.contains(&ip)).unwrap();
         assert_eq!(ip, Ipv4Addr::new(10, 89, 0, 3));
         // The search starts after the hint: from .3 on, .4 is taken and .5 is free.
-        let ip = allocate(&n, None, gw, Some(Ipv4Addr::new(10, 89, 0, 3)), |ip| ip != Ipv4Addr::new(10, 89, 0, 5)).unwrap();
+        let ip = allocate(&n, None, gw, Some(Ipv4Addr::new(10, 89, 0, 3)), |ip| {
+            ip != Ipv4Addr::new(10, 89, 0, 5)
+        })
+        .unwrap();
         assert_eq!(ip, Ipv4Addr::new(10, 89, 0, 5));
     }
 
@@ -476,11 +502,20 @@ mod tests {
 
     #[test]
     fn chooses_free_subnets() {
-        assert_eq!(choose_subnet(DEFAULT_POOLS, &[]).unwrap(), s("10.90.0.0/24"));
+        assert_eq!(
+            choose_subnet(DEFAULT_POOLS, &[]).unwrap(),
+            s("10.90.0.0/24")
+        );
         let used = [s("10.90.0.0/24"), s("10.90.1.0/24"), s("10.90.3.0/24")];
-        assert_eq!(choose_subnet(DEFAULT_POOLS, &used).unwrap(), s("10.90.2.0/24"));
+        assert_eq!(
+            choose_subnet(DEFAULT_POOLS, &used).unwrap(),
+            s("10.90.2.0/24")
+        );
         // A host route covering the first pool sends us to the next one.
-        assert_eq!(choose_subnet(DEFAULT_POOLS, &[s("10.90.0.0/15")]).unwrap(), s("10.92.0.0/24"));
+        assert_eq!(
+            choose_subnet(DEFAULT_POOLS, &[s("10.90.0.0/15")]).unwrap(),
+            s("10.92.0.0/24")
+        );
         assert_eq!(choose_subnet(DEFAULT_POOLS, &[s("10.0.0.0/8")]).unwrap_err().to_string(),
             "could not find an available, non-overlapping IPv4 address pool among the defaults (10.90.0.0/15/24, 10.92.0.0/14/24, 10.96.0.0/11/24) to assign to the network");
         for p in DEFAULT_POOLS {

@@ -13,11 +13,11 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope,
-    RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -203,7 +203,9 @@ impl Netlink {
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));
         msg.attributes
-            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Bridge,
+            )]));
         match self.request(
             RouteNetlinkMessage::NewLink(msg),
             NLM_F_CREATE | NLM_F_EXCL,
@@ -322,6 +324,34 @@ impl Netlink {
             LinkFlags::empty(),
             "set master",
         )
+    }
+
+    /// Turns hairpin mode on or off for the bridge port `name`: lets the bridge send a frame
+    /// back out of the port it came in on. A container reaching its own published port
+    /// needs it where br_netfilter is active (`bridge-nf-call-iptables=1`): the DNAT then
+    /// happens while the frame is being bridged, and the rewritten frame is bridged back to
+    /// the port it came from instead of being routed by the host.
+    pub fn set_hairpin(&mut self, name: &str, on: bool) -> Result<()> {
+        check_name(name)?;
+        let index = self.link_index(name)?;
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::PortKind(InfoPortKind::Bridge),
+            LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                on,
+            )])),
+        ]));
+        // RTM_NEWLINK without NLM_F_CREATE changes an existing link's port options, as
+        // `ip link set NAME type bridge_slave hairpin on` does.
+        self.request(
+            RouteNetlinkMessage::NewLink(msg),
+            0,
+            "set hairpin mode",
+            name,
+        )
+        .map_err(|e| not_found(e, name))?;
+        Ok(())
     }
 
     /// Moves the link `name` into the network namespace `netns` (an fd of

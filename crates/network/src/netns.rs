@@ -38,9 +38,8 @@ pub fn create() -> Result<OwnedFd> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(|e| {
-                    NetworkError::Unshare { source: e.into() }
-                })?;
+                nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| NetworkError::Unshare { source: e.into() })?;
                 current()
             })
             .join()

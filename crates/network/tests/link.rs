@@ -9,14 +9,18 @@ use std::process::Command;
 use berth_network::ipam::{mac_from_ip, Subnet};
 use berth_network::link::{configure_container, in_netns, ContainerLink, Netlink};
 use berth_network::{netns, sysctl, NetworkError};
-use common::{isolated, serve, request, v4};
+use common::{isolated, request, serve, v4};
 
 #[test]
 fn bridge_is_idempotent_and_takes_an_address() {
     isolated("bridge_is_idempotent_and_takes_an_address", || {
         let mut nl = Netlink::open().unwrap();
         let index = nl.create_bridge("br-test").unwrap();
-        assert_eq!(nl.create_bridge("br-test").unwrap(), index, "second create is a no-op");
+        assert_eq!(
+            nl.create_bridge("br-test").unwrap(),
+            index,
+            "second create is a no-op"
+        );
         assert_eq!(nl.link_index("br-test").unwrap(), index);
         assert_eq!(nl.link_kind("br-test").unwrap().as_deref(), Some("bridge"));
         nl.set_up("br-test").unwrap();
@@ -36,7 +40,10 @@ fn bridge_is_idempotent_and_takes_an_address() {
         nl.delete_link("br-test").unwrap();
         nl.delete_link("notabr").unwrap();
         assert!(!nl.link_exists("br-test").unwrap());
-        assert!(!nl.link_exists("notabr-p").unwrap(), "deleting one end removes the peer");
+        assert!(
+            !nl.link_exists("notabr-p").unwrap(),
+            "deleting one end removes the peer"
+        );
     });
 }
 
@@ -84,12 +91,27 @@ fn veth_into_netns_and_traffic_over_the_bridge() {
             nl.move_to_netns("vtmp", ns.as_fd(), Some("eth0")).unwrap();
             assert!(!nl.link_exists("vtmp").unwrap());
             nl.set_master(host, "br-t").unwrap();
+            nl.set_hairpin(host, true).unwrap();
             nl.set_up(host).unwrap();
-            let link = ContainerLink { name: "eth0", address: ip, subnet, gateway: Some(gw) };
+            let link = ContainerLink {
+                name: "eth0",
+                address: ip,
+                subnet,
+                gateway: Some(gw),
+            };
             configure_container(ns.as_fd(), &link).unwrap();
             configure_container(ns.as_fd(), &link).unwrap(); // idempotent
             containers.push((ns, ip));
         }
+        let port = Command::new("ip")
+            .args(["-d", "link", "show", "vh2"])
+            .output()
+            .unwrap();
+        let port = String::from_utf8_lossy(&port.stdout);
+        assert!(
+            port.contains("master br-t") && port.contains("hairpin on"),
+            "{port}"
+        );
         let (ns2, ip2) = &containers[0];
         let (ns3, ip3) = &containers[1];
 
@@ -101,13 +123,29 @@ fn veth_into_netns_and_traffic_over_the_bridge() {
         })
         .unwrap();
         let show = Command::new("nsenter")
-            .args([format!("--net={}", common::ns_path(ns2)).as_str(), "ip", "-o", "link", "show", "eth0"])
+            .args([
+                format!("--net={}", common::ns_path(ns2)).as_str(),
+                "ip",
+                "-o",
+                "link",
+                "show",
+                "eth0",
+            ])
             .output()
             .unwrap();
         let show = String::from_utf8_lossy(&show.stdout);
-        assert!(show.contains("mtu 1400") && show.contains("02:42:0a:59:00:02"), "{show}");
+        assert!(
+            show.contains("mtu 1400") && show.contains("02:42:0a:59:00:02"),
+            "{show}"
+        );
         let route = Command::new("nsenter")
-            .args([format!("--net={}", common::ns_path(ns2)).as_str(), "ip", "route", "show", "default"])
+            .args([
+                format!("--net={}", common::ns_path(ns2)).as_str(),
+                "ip",
+                "route",
+                "show",
+                "default",
+            ])
             .output()
             .unwrap();
         let route = String::from_utf8_lossy(&route.stdout);
@@ -115,19 +153,43 @@ fn veth_into_netns_and_traffic_over_the_bridge() {
 
         // ICMP with busybox, then TCP both ways: container to container, host to container.
         let ping = Command::new("nsenter")
-            .args([format!("--net={}", common::ns_path(ns2)).as_str(), "busybox", "ping", "-c", "1", "-W", "2"])
+            .args([
+                format!("--net={}", common::ns_path(ns2)).as_str(),
+                "busybox",
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "2",
+            ])
             .arg(ip3.to_string())
             .output()
             .unwrap();
-        assert!(ping.status.success(), "ping {ip3}: {}", String::from_utf8_lossy(&ping.stdout));
+        assert!(
+            ping.status.success(),
+            "ping {ip3}: {}",
+            String::from_utf8_lossy(&ping.stdout)
+        );
         serve(ns3, v4(ip3.octets(), 80), "c3");
         serve(ns2, v4(ip2.octets(), 80), "c2");
-        assert_eq!(request(Some(ns2), v4(ip3.octets(), 80)).unwrap(), "c3 ping");
-        assert_eq!(request(Some(ns3), v4(ip2.octets(), 80)).unwrap(), "c2 ping");
-        assert_eq!(request(None, v4(ip2.octets(), 80)).unwrap(), "c2 ping");
+        assert_eq!(
+            request(Some(ns2), v4(ip3.octets(), 80)).unwrap(),
+            "c3 from 10.89.0.2"
+        );
+        assert_eq!(
+            request(Some(ns3), v4(ip2.octets(), 80)).unwrap(),
+            "c2 from 10.89.0.3"
+        );
+        assert_eq!(
+            request(None, v4(ip2.octets(), 80)).unwrap(),
+            "c2 from 10.89.0.1"
+        );
         // The container reaches the gateway, i.e. the host.
         serve(&netns::current().unwrap(), v4(gw.octets(), 81), "host");
-        assert_eq!(request(Some(ns3), v4(gw.octets(), 81)).unwrap(), "host ping");
+        assert_eq!(
+            request(Some(ns3), v4(gw.octets(), 81)).unwrap(),
+            "host from 10.89.0.3"
+        );
 
         // Teardown: the host ends and the bridge; the peers go with them.
         for host in ["vh2", "vh3", "br-t"] {
@@ -136,7 +198,10 @@ fn veth_into_netns_and_traffic_over_the_bridge() {
         let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
         let links = String::from_utf8_lossy(&links.stdout);
         assert_eq!(links.lines().count(), 1, "only lo is left: {links}");
-        in_netns(ns2.as_fd(), || assert!(!Netlink::open().unwrap().link_exists("eth0").unwrap())).unwrap();
+        in_netns(ns2.as_fd(), || {
+            assert!(!Netlink::open().unwrap().link_exists("eth0").unwrap())
+        })
+        .unwrap();
     });
 }
 
@@ -144,24 +209,44 @@ fn veth_into_netns_and_traffic_over_the_bridge() {
 #[test]
 fn move_into_a_process_netns() {
     isolated("move_into_a_process_netns", || {
-        let mut child = Command::new("unshare").args(["--net", "sleep", "30"]).spawn().unwrap();
+        let mut child = Command::new("unshare")
+            .args(["--net", "sleep", "30"])
+            .spawn()
+            .unwrap();
         // unshare execs sleep once the namespace is made: wait until the pid's differs.
         let me = std::fs::read_link("/proc/self/ns/net").unwrap();
         let path = format!("/proc/{}/ns/net", child.id());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while std::fs::read_link(&path).unwrap() == me {
-            assert!(std::time::Instant::now() < deadline, "unshare never made its namespace");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "unshare never made its namespace"
+            );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let ns = netns::open(child.id()).unwrap();
         let mut nl = Netlink::open().unwrap();
         nl.create_veth("vp-host", "vp-ctr").unwrap();
-        nl.move_to_netns("vp-ctr", ns.as_fd(), Some("eth0")).unwrap();
+        nl.move_to_netns("vp-ctr", ns.as_fd(), Some("eth0"))
+            .unwrap();
         let inside = Command::new("nsenter")
-            .args(["-t", &child.id().to_string(), "-n", "ip", "-o", "link", "show", "eth0"])
+            .args([
+                "-t",
+                &child.id().to_string(),
+                "-n",
+                "ip",
+                "-o",
+                "link",
+                "show",
+                "eth0",
+            ])
             .output()
             .unwrap();
-        assert!(inside.status.success(), "{}", String::from_utf8_lossy(&inside.stderr));
+        assert!(
+            inside.status.success(),
+            "{}",
+            String::from_utf8_lossy(&inside.stderr)
+        );
         // Without a new name the link keeps its own.
         nl.create_veth("vq-host", "vq-ctr").unwrap();
         nl.move_to_netns("vq-ctr", ns.as_fd(), None).unwrap();
@@ -173,7 +258,11 @@ fn move_into_a_process_netns() {
         child.kill().unwrap();
         child.wait().unwrap();
         let e = netns::open(u32::MAX).unwrap_err();
-        assert!(e.to_string().contains(&format!("/proc/{}/ns/net", u32::MAX)), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("/proc/{}/ns/net", u32::MAX)),
+            "{e}"
+        );
     });
 }
 
@@ -190,7 +279,11 @@ fn sysctls_are_per_namespace() {
         sysctl::enable_route_localnet("br-s").unwrap();
         assert_eq!(sysctl::read_ipv4("conf/br-s/route_localnet").unwrap(), "1");
         let e = sysctl::enable_route_localnet("nosuch0").unwrap_err();
-        assert!(e.to_string().contains("/proc/sys/net/ipv4/conf/nosuch0/route_localnet"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("/proc/sys/net/ipv4/conf/nosuch0/route_localnet"),
+            "{e}"
+        );
     });
 }
 
@@ -199,9 +292,15 @@ fn in_netns_leaves_the_caller_alone() {
     isolated("in_netns_leaves_the_caller_alone", || {
         let before = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
         let ns = netns::create().unwrap();
-        let inside = in_netns(ns.as_fd(), || std::fs::read_link("/proc/thread-self/ns/net").unwrap()).unwrap();
+        let inside = in_netns(ns.as_fd(), || {
+            std::fs::read_link("/proc/thread-self/ns/net").unwrap()
+        })
+        .unwrap();
         assert_ne!(inside, before);
-        assert_eq!(std::fs::read_link("/proc/thread-self/ns/net").unwrap(), before);
+        assert_eq!(
+            std::fs::read_link("/proc/thread-self/ns/net").unwrap(),
+            before
+        );
         // Panics come back to the caller.
         let r = std::panic::catch_unwind(|| in_netns(ns.as_fd(), || panic!("boom")));
         assert!(r.is_err());

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::Command;
 use std::time::Duration;
@@ -36,11 +36,20 @@ pub fn isolated(name: &str, body: impl FnOnce()) {
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(MARKER, name)
         .output()
-        .unwrap_or_else(|e| panic!("{name}: run unshare (util-linux) for {}: {e}", exe.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{name}: run unshare (util-linux) for {}: {e}",
+                exe.display()
+            )
+        });
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("--- inner stdout ---\n{stdout}\n--- inner stderr ---\n{stderr}");
-    assert!(out.status.success(), "{name}: the isolated run failed ({})", out.status);
+    assert!(
+        out.status.success(),
+        "{name}: the isolated run failed ({})",
+        out.status
+    );
     // A typo in the name would run nothing and pass: insist on exactly this one test.
     assert!(
         stdout.contains("test result: ok. 1 passed"),
@@ -51,9 +60,11 @@ pub fn isolated(name: &str, body: impl FnOnce()) {
 /// A fresh namespace with `lo` up.
 pub fn netns() -> OwnedFd {
     let ns = berth_network::netns::create().expect("create netns");
-    in_netns(ns.as_fd(), || Netlink::open().and_then(|mut nl| nl.set_up("lo")))
-        .unwrap()
-        .unwrap();
+    in_netns(ns.as_fd(), || {
+        Netlink::open().and_then(|mut nl| nl.set_up("lo"))
+    })
+    .unwrap()
+    .unwrap();
     ns
 }
 
@@ -62,8 +73,9 @@ pub fn ns_path(ns: &OwnedFd) -> String {
     format!("/proc/{}/fd/{}", std::process::id(), ns.as_raw_fd())
 }
 
-/// A TCP server in `ns` on `addr` that answers every connection with `reply` and the
-/// first line the client sent. Runs until the test process ends.
+/// A TCP server in `ns` on `addr` that answers every connection with `"{reply} from
+/// {peer address}"`, so tests see both who answered and what source address arrived.
+/// Runs until the test process ends.
 pub fn serve(ns: &OwnedFd, addr: SocketAddrV4, reply: &'static str) {
     let listener = in_netns(ns.as_fd(), || TcpListener::bind(addr))
         .unwrap()
@@ -71,15 +83,48 @@ pub fn serve(ns: &OwnedFd, addr: SocketAddrV4, reply: &'static str) {
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
+            let peer = conn
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
             let mut buf = [0u8; 64];
-            let n = conn.read(&mut buf).unwrap_or(0);
-            let _ = conn.write_all(format!("{reply} {}", String::from_utf8_lossy(&buf[..n])).as_bytes());
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(format!("{reply} from {peer}").as_bytes());
         }
     });
 }
 
+/// A UDP server in `ns` that answers each datagram as `serve` does.
+pub fn serve_udp(ns: &OwnedFd, addr: SocketAddrV4, reply: &'static str) {
+    let socket = in_netns(ns.as_fd(), || UdpSocket::bind(addr))
+        .unwrap()
+        .unwrap_or_else(|e| panic!("bind udp {addr}: {e}"));
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while let Ok((_, peer)) = socket.recv_from(&mut buf) {
+            let _ = socket.send_to(format!("{reply} from {}", peer.ip()).as_bytes(), peer);
+        }
+    });
+}
+
+/// Sends one datagram from `ns` to `to` and waits a little for the answer.
+pub fn request_udp(ns: Option<&OwnedFd>, to: SocketAddrV4) -> std::io::Result<String> {
+    let go = move || -> std::io::Result<String> {
+        let s = UdpSocket::bind("0.0.0.0:0")?;
+        s.set_read_timeout(Some(Duration::from_millis(1500)))?;
+        s.send_to(b"ping", to)?;
+        let mut buf = [0u8; 64];
+        let n = s.recv(&mut buf)?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    match ns {
+        Some(ns) => in_netns(ns.as_fd(), go).unwrap(),
+        None => go(),
+    }
+}
+
 /// Connects from `ns` (None: the test's own namespace) to `to`, sends "ping" and returns
-/// the reply and the address the server saw... as its reply text. Err when unreachable.
+/// the server's answer. Err when unreachable.
 pub fn request(ns: Option<&OwnedFd>, to: SocketAddrV4) -> std::io::Result<String> {
     let go = move || -> std::io::Result<String> {
         let mut s = TcpStream::connect_timeout(&SocketAddr::V4(to), Duration::from_millis(1500))?;
