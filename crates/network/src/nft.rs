@@ -543,3 +543,120 @@ fn run_nft(json: &str) -> Result<()> {
     }
     written.map_err(spawn_err)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    fn net(bridge: &str, subnet: &str, internal: bool) -> NetRule {
+        NetRule {
+            bridge: bridge.into(),
+            subnet: Subnet::parse(subnet).unwrap(),
+            internal,
+        }
+    }
+
+    fn commands(fw: &Firewall) -> Vec<Value> {
+        let v: Value = serde_json::from_str(&fw.to_json().unwrap()).unwrap();
+        v["nftables"].as_array().unwrap().clone()
+    }
+
+    fn rules_with(cmds: &[Value], needle: &str) -> usize {
+        cmds.iter()
+            .filter(|c| c["add"]["rule"].is_object() && c.to_string().contains(needle))
+            .count()
+    }
+
+    #[test]
+    fn the_transaction_recreates_the_table() {
+        let cmds = commands(&Firewall::default());
+        let table = serde_json::json!({"table": {"family": "inet", "name": "berth"}});
+        assert_eq!(cmds[0]["add"], table);
+        assert_eq!(cmds[1]["delete"], table);
+        assert_eq!(cmds[2]["add"], table);
+        let chains: Vec<&str> = cmds
+            .iter()
+            .filter_map(|c| c["add"]["chain"]["name"].as_str())
+            .collect();
+        assert_eq!(
+            chains,
+            [
+                "guard",
+                "prerouting",
+                "output",
+                "postrouting",
+                "forward",
+                "ports"
+            ]
+        );
+    }
+
+    #[test]
+    fn rules_follow_the_description() {
+        let fw = Firewall {
+            networks: vec![
+                net("berth0", "10.89.0.0/16", false),
+                net("br-i", "10.90.0.0/24", true),
+            ],
+            ports: vec![PortMap {
+                host_ip: Some(Ipv4Addr::LOCALHOST),
+                host_port: 8080,
+                container_ip: Ipv4Addr::new(10, 89, 0, 2),
+                container_port: 80,
+                proto: Proto::Udp,
+                bridge: "berth0".into(),
+            }],
+        };
+        let cmds = commands(&fw);
+        // Outbound masquerade for the normal network only.
+        assert_eq!(rules_with(&cmds, "outbound"), 1);
+        assert_eq!(rules_with(&cmds, "berth0: outbound"), 1);
+        assert_eq!(rules_with(&cmds, "internal, no way"), 2);
+        assert_eq!(rules_with(&cmds, "isolation between networks"), 1);
+        let dnat: Vec<&Value> = cmds
+            .iter()
+            .filter(|c| c["add"]["rule"]["chain"] == "ports")
+            .collect();
+        assert_eq!(dnat.len(), 1);
+        let text = dnat[0].to_string();
+        for piece in [
+            r#""protocol":"udp""#,
+            r#""right":"127.0.0.1""#,
+            r#""dnat":{"addr":"10.89.0.2","family":"ip","port":80}"#,
+        ] {
+            assert!(text.contains(piece), "{piece} not in {text}");
+        }
+        // One network: nothing to isolate it from.
+        let one = commands(&Firewall {
+            networks: vec![net("berth0", "10.89.0.0/16", false)],
+            ports: vec![],
+        });
+        assert_eq!(rules_with(&one, "isolation"), 0);
+    }
+
+    #[test]
+    fn bad_names_and_ports_are_refused_before_nft_runs() {
+        let mut fw = Firewall {
+            networks: vec![net("a/b", "10.89.0.0/16", false)],
+            ports: vec![],
+        };
+        let e = fw.to_json().unwrap_err();
+        assert!(e.to_string().contains("\"a/b\""), "{e}");
+        fw.networks.clear();
+        fw.ports.push(PortMap {
+            host_ip: None,
+            host_port: 0,
+            container_ip: Ipv4Addr::new(10, 89, 0, 2),
+            container_port: 80,
+            proto: Proto::Tcp,
+            bridge: "berth0".into(),
+        });
+        let e = fw.to_json().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid port mapping 0.0.0.0:0->10.89.0.2:80/tcp on berth0: port 0"
+        );
+    }
+}
