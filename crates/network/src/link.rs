@@ -251,6 +251,51 @@ impl Netlink {
         Ok(())
     }
 
+    /// Creates a veth pair whose end `peer` is made directly inside the namespace `netns`
+    /// (with `peer_mac` when given), and whose end `name` stays here. Both ends get `mtu`
+    /// when given. The peer never exists in this namespace, so its name (`eth0`) can't
+    /// clash with one of the host's.
+    pub fn create_veth_into(
+        &mut self,
+        name: &str,
+        peer: &str,
+        netns: BorrowedFd<'_>,
+        peer_mac: Option<[u8; 6]>,
+        mtu: Option<u32>,
+    ) -> Result<()> {
+        check_name(name)?;
+        check_name(peer)?;
+        let mut peer_msg = LinkMessage::default();
+        peer_msg
+            .attributes
+            .push(LinkAttribute::IfName(peer.to_string()));
+        peer_msg
+            .attributes
+            .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        if let Some(mac) = peer_mac {
+            peer_msg
+                .attributes
+                .push(LinkAttribute::Address(mac.to_vec()));
+        }
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+        if let Some(mtu) = mtu {
+            peer_msg.attributes.push(LinkAttribute::Mtu(mtu));
+            msg.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+        ]));
+        self.request(
+            RouteNetlinkMessage::NewLink(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+            "create veth pair",
+            &format!("{name}/{peer}"),
+        )?;
+        Ok(())
+    }
+
     /// Applies `attributes` and `flags` (under `mask`) to the link called `name`.
     fn set_link(
         &mut self,
@@ -534,6 +579,38 @@ pub struct ContainerLink<'a> {
     pub gateway: Option<Ipv4Addr>,
 }
 
+/// A container's attachment to a bridge network.
+#[derive(Clone, Debug)]
+pub struct Endpoint<'a> {
+    pub bridge: &'a str,
+    /// The host's end of the veth pair (unique per container: `veth` and an id).
+    pub host_veth: &'a str,
+    /// The container's network namespace.
+    pub netns: BorrowedFd<'a>,
+    pub link: ContainerLink<'a>,
+    pub mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+}
+
+/// Plugs a container into a bridge: a veth pair with the container's end made in its
+/// namespace, the host's end on the bridge in hairpin mode and up, then the container's
+/// side configured (see `configure_container`). On failure the pair is removed again, so
+/// a retry starts clean.
+pub fn connect(nl: &mut Netlink, ep: &Endpoint<'_>) -> Result<()> {
+    nl.create_veth_into(ep.host_veth, ep.link.name, ep.netns, ep.mac, ep.mtu)?;
+    let plugged = (|| {
+        nl.set_master(ep.host_veth, ep.bridge)?;
+        nl.set_hairpin(ep.host_veth, true)?;
+        nl.set_up(ep.host_veth)?;
+        configure_container(ep.netns, &ep.link)
+    })();
+    if plugged.is_err() {
+        // The first error is the one worth reporting.
+        let _ = nl.delete_link(ep.host_veth);
+    }
+    plugged
+}
+
 /// In the namespace `netns`: brings `lo` up, gives the container's interface its address,
 /// brings it up and routes everything else via the gateway.
 pub fn configure_container(netns: BorrowedFd<'_>, link: &ContainerLink<'_>) -> Result<()> {
@@ -547,4 +624,33 @@ pub fn configure_container(netns: BorrowedFd<'_>, link: &ContainerLink<'_>) -> R
         }
         Ok(())
     })?
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    use super::*;
+
+    #[test]
+    fn names_are_checked_like_the_kernel_does() {
+        for ok in ["eth0", "berth0", "veth0123456789a", "br-x.y"] {
+            check_name(ok).unwrap();
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "a:b", "veth0123456789ab"] {
+            let e = check_name(bad).unwrap_err();
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn in_netns_reports_an_fd_that_is_no_namespace() {
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let e = in_netns(file.as_fd(), || ()).unwrap_err();
+        assert!(matches!(e, NetworkError::Setns { .. }), "{e}");
+        assert!(
+            e.to_string().contains(&format!("fd {}", file.as_raw_fd())),
+            "{e}"
+        );
+    }
 }

@@ -7,7 +7,9 @@ use std::os::fd::AsFd;
 use std::process::Command;
 
 use berth_network::ipam::{mac_from_ip, Subnet};
-use berth_network::link::{configure_container, in_netns, ContainerLink, Netlink};
+use berth_network::link::{
+    configure_container, connect, in_netns, ContainerLink, Endpoint, Netlink,
+};
 use berth_network::{netns, sysctl, NetworkError};
 use common::{isolated, request, serve, v4};
 
@@ -305,4 +307,82 @@ fn in_netns_leaves_the_caller_alone() {
         let r = std::panic::catch_unwind(|| in_netns(ns.as_fd(), || panic!("boom")));
         assert!(r.is_err());
     });
+}
+
+/// The one-call attachment the engine uses: the container's end is made in its namespace
+/// under its final name, even when the host has a link of that name.
+#[test]
+fn connect_plugs_a_container_in_and_cleans_up_on_failure() {
+    isolated(
+        "connect_plugs_a_container_in_and_cleans_up_on_failure",
+        || {
+            let mut nl = Netlink::open().unwrap();
+            nl.set_up("lo").unwrap();
+            nl.create_bridge("br-c").unwrap();
+            nl.add_address("br-c", Ipv4Addr::new(10, 91, 0, 1), 24)
+                .unwrap();
+            nl.set_up("br-c").unwrap();
+            nl.create_veth("eth0", "eth0-peer").unwrap(); // the host's own eth0
+            let subnet = Subnet::parse("10.91.0.0/24").unwrap();
+            let ns = common::netns();
+            let ip = Ipv4Addr::new(10, 91, 0, 2);
+            let ep = Endpoint {
+                bridge: "br-c",
+                host_veth: "vethc1",
+                netns: ns.as_fd(),
+                link: ContainerLink {
+                    name: "eth0",
+                    address: ip,
+                    subnet,
+                    gateway: Some(Ipv4Addr::new(10, 91, 0, 1)),
+                },
+                mac: Some(mac_from_ip(ip)),
+                mtu: Some(1450),
+            };
+            connect(&mut nl, &ep).unwrap();
+            serve(&ns, v4(ip.octets(), 80), "c1");
+            assert_eq!(
+                request(None, v4(ip.octets(), 80)).unwrap(),
+                "c1 from 10.91.0.1"
+            );
+            let show = Command::new("nsenter")
+                .args([
+                    format!("--net={}", common::ns_path(&ns)).as_str(),
+                    "ip",
+                    "-o",
+                    "link",
+                    "show",
+                    "eth0",
+                ])
+                .output()
+                .unwrap();
+            let show = String::from_utf8_lossy(&show.stdout);
+            assert!(
+                show.contains("mtu 1450") && show.contains("02:42:0a:5b:00:02"),
+                "{show}"
+            );
+
+            // A second endpoint whose bridge does not exist: nothing is left behind.
+            let ns2 = common::netns();
+            let bad = Endpoint {
+                bridge: "nosuchbr",
+                host_veth: "vethc2",
+                netns: ns2.as_fd(),
+                ..ep.clone()
+            };
+            let e = connect(&mut nl, &bad).unwrap_err();
+            assert_eq!(e.to_string(), "link nosuchbr not found");
+            assert!(!nl.link_exists("vethc2").unwrap());
+            in_netns(ns2.as_fd(), || {
+                assert!(!Netlink::open().unwrap().link_exists("eth0").unwrap())
+            })
+            .unwrap();
+
+            nl.delete_link("vethc1").unwrap();
+            in_netns(ns.as_fd(), || {
+                assert!(!Netlink::open().unwrap().link_exists("eth0").unwrap())
+            })
+            .unwrap();
+        },
+    );
 }
