@@ -74,9 +74,15 @@ pub struct PortMap {
 }
 
 impl PortMap {
+    /// The address the port is bound to; None for every address (`0.0.0.0` means that
+    /// too, as in `-p 0.0.0.0:8080:80`).
+    fn bound_to(&self) -> Option<Ipv4Addr> {
+        self.host_ip.filter(|ip| !ip.is_unspecified())
+    }
+
     /// Whether the port can be reached on 127.0.0.1 from the host.
     fn on_loopback(&self) -> bool {
-        self.host_ip.is_none_or(|ip| ip.is_loopback())
+        self.bound_to().is_none_or(|ip| ip.is_loopback())
     }
 }
 
@@ -304,7 +310,7 @@ impl Firewall {
         }
         for p in &self.ports {
             let mut expr = vec![eq(meta(MetaKey::Nfproto), s("ipv4"))];
-            if let Some(ip) = p.host_ip {
+            if let Some(ip) = p.bound_to() {
                 expr.push(eq(field("ip", "daddr"), s(ip.to_string())));
             }
             expr.push(eq(
@@ -461,7 +467,7 @@ impl Firewall {
 impl PortMap {
     fn describe(&self) -> String {
         let host = self
-            .host_ip
+            .bound_to()
             .map_or_else(|| "0.0.0.0".to_string(), |ip| ip.to_string());
         format!(
             "{host}:{}->{}:{}/{} on {}",
@@ -628,6 +634,19 @@ mod tests {
         ] {
             assert!(text.contains(piece), "{piece} not in {text}");
         }
+        // 0.0.0.0 is every address, as with no address at all.
+        let mut any = fw.clone();
+        any.ports[0].host_ip = Some(Ipv4Addr::UNSPECIFIED);
+        let text = commands(&any)
+            .iter()
+            .filter(|c| c["add"]["rule"]["chain"] == "ports")
+            .map(|c| c.to_string())
+            .collect::<String>();
+        assert!(!text.contains("daddr"), "{text}");
+        assert!(
+            text.contains("0.0.0.0:8080->10.89.0.2:80/udp on berth0"),
+            "{text}"
+        );
         // One network: nothing to isolate it from.
         let one = commands(&Firewall {
             networks: vec![net("berth0", "10.89.0.0/16", false)],
