@@ -401,8 +401,8 @@ fn reapply_replaces_and_teardown_removes_the_table() {
 }
 
 #[test]
-fn apply_names_a_missing_bridge() {
-    isolated("apply_names_a_missing_bridge", || {
+fn apply_names_a_missing_bridge_and_a_missing_nft() {
+    isolated("apply_names_a_missing_bridge_and_a_missing_nft", || {
         // The sysctl comes first and names the missing bridge.
         let fw = Firewall {
             networks: vec![],
