@@ -238,7 +238,7 @@ impl Firewall {
     /// The nft transaction that makes the table hold exactly this firewall: add the table
     /// (so the delete can't fail), delete it, then create it whole. Deleting rather than
     /// flushing also drops chains a previous berth made and this one does not.
-    pub fn ruleset(&self) -> Result<Nftables<'static>> {
+    fn ruleset(&self) -> Result<Nftables<'static>> {
         self.check()?;
         let mut batch = Batch::new();
         batch.add(NfListObject::Table(table()));
