@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(libseccomp-dev pkg-config busybox-static runc crun jq iproute2 procps util-linux bsdutils
       podman catatonit netavark containernetworking-plugins docker.io
-      skopeo docker-registry apache2-utils debootstrap tmux)
+      skopeo docker-registry apache2-utils debootstrap tmux nftables)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
