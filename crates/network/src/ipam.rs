@@ -7,36 +7,44 @@ use std::str::FromStr;
 
 use crate::error::{NetworkError, Result};
 
-/// berth's default bridge. Docker's is 172.17.0.0/16 and podman's 10.88.0.0/16; a host that
-/// runs either alongside berth must not see two bridges claim one subnet.
+/// berth's default bridge. Docker's is 172.17.0.0/16 (its pools 172.17-31.0.0/16 and
+/// 192.168.0.0/16); podman's is 10.88.0.0/16 and its `network create` pools cover 10.89.0.0
+/// to 10.255.255.255. A host that runs either alongside berth must not see two bridges
+/// claim one subnet, so berth stays below 10.88.
 pub const DEFAULT_BRIDGE_NAME: &str = "berth0";
 pub const DEFAULT_BRIDGE_SUBNET: Subnet = Subnet {
-    addr: Ipv4Addr::new(10, 89, 0, 0),
+    addr: Ipv4Addr::new(10, 66, 0, 0),
     prefix: 16,
 };
 
-/// Where user networks come from when `--subnet` is not given: 10.90.0.0 to 10.127.255.255
-/// in /24 steps (8192 networks), clear of Docker's 172.16.0.0/12 and 192.168.0.0/16 pools
-/// and of berth0.
+/// Where user networks come from when `--subnet` is not given: 10.67.0.0 to 10.87.255.255
+/// in /24 steps (5376 networks), clear of Docker's and podman's pools and of berth0.
 pub const DEFAULT_POOLS: &[Pool] = &[
     Pool {
         base: Subnet {
-            addr: Ipv4Addr::new(10, 90, 0, 0),
-            prefix: 15,
+            addr: Ipv4Addr::new(10, 67, 0, 0),
+            prefix: 16,
         },
         size: 24,
     },
     Pool {
         base: Subnet {
-            addr: Ipv4Addr::new(10, 92, 0, 0),
+            addr: Ipv4Addr::new(10, 68, 0, 0),
             prefix: 14,
         },
         size: 24,
     },
     Pool {
         base: Subnet {
-            addr: Ipv4Addr::new(10, 96, 0, 0),
-            prefix: 11,
+            addr: Ipv4Addr::new(10, 72, 0, 0),
+            prefix: 13,
+        },
+        size: 24,
+    },
+    Pool {
+        base: Subnet {
+            addr: Ipv4Addr::new(10, 80, 0, 0),
+            prefix: 13,
         },
         size: 24,
     },
@@ -504,20 +512,19 @@ mod tests {
     fn chooses_free_subnets() {
         assert_eq!(
             choose_subnet(DEFAULT_POOLS, &[]).unwrap(),
-            s("10.90.0.0/24")
+            s("10.67.0.0/24")
         );
-        let used = [s("10.90.0.0/24"), s("10.90.1.0/24"), s("10.90.3.0/24")];
+        let used = [s("10.67.0.0/24"), s("10.67.1.0/24"), s("10.67.3.0/24")];
         assert_eq!(
             choose_subnet(DEFAULT_POOLS, &used).unwrap(),
-            s("10.90.2.0/24")
+            s("10.67.2.0/24")
         );
-        // A host route covering the first pool sends us to the next one.
         assert_eq!(
-            choose_subnet(DEFAULT_POOLS, &[s("10.90.0.0/15")]).unwrap(),
-            s("10.92.0.0/24")
+            choose_subnet(DEFAULT_POOLS, &[s("10.67.0.0/16")]).unwrap(),
+            s("10.68.0.0/24")
         );
         assert_eq!(choose_subnet(DEFAULT_POOLS, &[s("10.0.0.0/8")]).unwrap_err().to_string(),
-            "could not find an available, non-overlapping IPv4 address pool among the defaults (10.90.0.0/15/24, 10.92.0.0/14/24, 10.96.0.0/11/24) to assign to the network");
+            "could not find an available, non-overlapping IPv4 address pool among the defaults (10.67.0.0/16/24, 10.68.0.0/14/24, 10.72.0.0/13/24, 10.80.0.0/13/24) to assign to the network");
         for p in DEFAULT_POOLS {
             assert!(!p.base.overlaps(&DEFAULT_BRIDGE_SUBNET));
             assert!(!p.base.overlaps(&s("172.17.0.0/16")));
@@ -525,6 +532,12 @@ mod tests {
         }
         assert!(!DEFAULT_BRIDGE_SUBNET.overlaps(&s("172.17.0.0/16")));
         assert!(!DEFAULT_BRIDGE_SUBNET.overlaps(&s("10.88.0.0/16")));
+        for p in DEFAULT_POOLS {
+            // podman's network create pools start at 10.89.0.0.
+            assert!(!p.base.overlaps(&s("10.89.0.0/16")));
+            assert!(!p.base.overlaps(&s("10.128.0.0/9")));
+            assert!(!p.base.overlaps(&s("10.88.0.0/16")));
+        }
     }
 
     #[test]
