@@ -13,9 +13,13 @@ for p in hyperfine podman busybox-static jq time; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
-cargo build --release -p berth-cli -p berth-runc >/dev/null
-berth=$PWD/target/release/berth
-runc=$PWD/target/release/berth-runc
+# The shipped build, as bench/runtime.sh makes it: static (no dynamic loader at every start
+# of the CLI and of each monitor), libseccomp linked in.
+LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu \
+  RUSTFLAGS="-C target-feature=+crt-static" \
+  cargo build --release --target x86_64-unknown-linux-gnu -p berth-cli -p berth-runc >/dev/null
+berth=$PWD/target/x86_64-unknown-linux-gnu/release/berth
+runc=$PWD/target/x86_64-unknown-linux-gnu/release/berth-runc
 out=$PWD/bench/out
 mkdir -p "$out"
 work=$(mktemp -d /tmp/berth-bench-engine.XXXXXX)
@@ -40,7 +44,7 @@ jq --arg r "$work/bs/rootfs" '.root.path = $r | .process.args = ["/bin/true"]
     | .process.terminal = false | del(.linux.cgroupsPath)' \
   "$BERTH_ROOT/containers/$ref/config.json" > "$work/bs/config.json"
 cmds=(
-  -n "berth run --rm" "$berth run --rm localhost/bench/bb:1 /bin/true"
+  -n "berth run --rm" "$berth run --rm --network none localhost/bench/bb:1 /bin/true"
   -n "berth-runc run (berth's spec)" "$runc --root $work/runc run --bundle $work/bs bench-s-\$RANDOM"
   -n "podman run --rm" "podman run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 localhost/bench/bb:1 /bin/true"
   -n "berth-runc run" "$runc --root $work/runc run --bundle $work/bb bench-\$RANDOM"
@@ -62,10 +66,10 @@ fi
 hyperfine --runs "$runs" --warmup 5 --export-json "$out/engine.json" "${cmds[@]}" >/dev/null
 "$berth" rm -f bench-ref >/dev/null
 start=$(date +%s.%N)
-for _ in $(seq 1 50); do "$berth" run --rm localhost/bench/bb:1 /bin/true; done
+for _ in $(seq 1 50); do "$berth" run --rm --network none localhost/bench/bb:1 /bin/true; done
 end=$(date +%s.%N)
-rss=$("$berth" run -d localhost/bench/bb:1 sleep 5)
-sleep 0.5
+rss=$("$berth" run -d --network none localhost/bench/bb:1 sleep 5)
+sleep 1.5
 mon=$(pgrep -f -- "__monitor $BERTH_ROOT $rss" | head -1)
 mon_rss=$(awk '/VmRSS/ {print $2}' "/proc/$mon/status")
 "$berth" rm -f "$rss" >/dev/null
@@ -73,11 +77,13 @@ mon_rss=$(awk '/VmRSS/ {print $2}' "/proc/$mon/status")
 # 200 detached containers: start them all, list them, weigh their monitors, remove them.
 n=200
 t0=$(date +%s.%N)
-for i in $(seq 1 $n); do "$berth" run -d --name "many$i" localhost/bench/bb:1 sleep 600 >/dev/null; done
+for i in $(seq 1 $n); do "$berth" run -d --network none --name "many$i" localhost/bench/bb:1 sleep 600 >/dev/null; done
 t1=$(date +%s.%N)
 running=$("$berth" ps -q | wc -l)
 hyperfine --runs 20 --warmup 3 --export-json "$out/ps200.json" -N "$berth ps" >/dev/null
 ps_ms=$(jq '.results[0].median * 1000 | . * 10 | floor / 10' "$out/ps200.json")
+# Monitors shed what starting took after their container has run for a second.
+sleep 1.5
 mons=$(pgrep -f -- "__monitor $BERTH_ROOT " || true)
 mon_rss_total=0; mon_pss_total=0
 for p in $mons; do

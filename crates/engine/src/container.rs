@@ -234,19 +234,15 @@ pub fn insert(store: &mut Store, c: &Container) -> Result<()> {
 pub fn update(store: &mut Store, id: &str, f: impl FnOnce(&mut Container)) -> Result<Container> {
     store.db.write(|tx| {
         let data: Option<String> = tx
-            .query_row("SELECT data FROM containers WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
+            .prepare_cached("SELECT data FROM containers WHERE id = ?1")
+            .and_then(|mut st| st.query_row([id], |r| r.get(0)).optional())
             .map_err(db_err)?;
         let mut c = decode(&data.ok_or_else(|| EngineError::NoSuchContainer(id.to_string()))?)?;
         f(&mut c);
         let data = serde_json::to_string(&c).map_err(|e| EngineError::Invalid(e.to_string()))?;
-        tx.execute(
-            "UPDATE containers SET data = ?2, name = ?3 WHERE id = ?1",
-            [id, &data, &c.name],
-        )
-        .map_err(db_err)?;
+        tx.prepare_cached("UPDATE containers SET data = ?2, name = ?3 WHERE id = ?1")
+            .and_then(|mut st| st.execute([id, &data, &c.name]))
+            .map_err(db_err)?;
         Ok(c)
     })
 }
@@ -297,13 +293,10 @@ pub fn name_taken(store: &Store, name: &str) -> Result<bool> {
 pub fn find(store: &Store, what: &str) -> Result<Container> {
     let name = what.strip_prefix('/').unwrap_or(what);
     let conn = store.db.conn();
+    // Cached: a monitor looks its container up again and again.
     let exact: Option<String> = conn
-        .query_row(
-            "SELECT data FROM containers WHERE id = ?1 OR name = ?2",
-            [what, name],
-            |r| r.get(0),
-        )
-        .optional()
+        .prepare_cached("SELECT data FROM containers WHERE id = ?1 OR name = ?2")
+        .and_then(|mut st| st.query_row([what, name], |r| r.get(0)).optional())
         .map_err(db_err)?;
     if let Some(d) = exact {
         return decode(&d);

@@ -97,8 +97,6 @@ impl Db {
         .map_err(err)?;
         // Concurrent berth processes wait for each other rather than fail.
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         // Every berth command is a short-lived process, so by default the last one out
@@ -133,6 +131,10 @@ impl Db {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(err)?;
         if version != SCHEMA_VERSION {
+            // WAL mode is kept in the file itself: set once, with the schema, rather than
+            // asked for (a statement and a lock) by every process.
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(err)?;
             conn.execute_batch(&format!(
                 "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
