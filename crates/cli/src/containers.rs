@@ -42,6 +42,12 @@ const CREATE_FLAGS: &[Flag] = &[
     opt("label", Some('l')),
     opt("network", None),
     opt("net", None),
+    opt("publish", Some('p')),
+    flag("publish-all", Some('P')),
+    opt("ip", None),
+    opt("mac-address", None),
+    opt("network-alias", None),
+    opt("link", None),
     opt("cap-add", None),
     opt("cap-drop", None),
     flag("privileged", None),
@@ -142,8 +148,14 @@ const CREATE_HELP: &[(&str, &str, &str)] = &[
     ("memory-swap", "bytes", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
     ("mount", "mount", "Attach a filesystem mount to the container"),
     ("name", "string", "Assign a name to the container"),
+    ("ip", "string", "IPv4 address (e.g., 172.30.100.104)"),
+    ("link", "list", "Add link to another container"),
+    ("mac-address", "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
     ("net", "network", "Connect a container to a network"),
     ("network", "network", "Connect a container to a network"),
+    ("network-alias", "list", "Add network-scoped alias for the container"),
+    ("publish", "list", "Publish a container's port(s) to the host"),
+    ("publish-all", "", "Publish all exposed ports to random ports"),
     ("oom-kill-disable", "", "Disable OOM Killer"),
     ("pid", "string", "PID namespace to use"),
     ("pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
@@ -580,21 +592,27 @@ fn create_options(cmd: &str, m: &Matches) -> Result<CreateOptions> {
         network_mode: m
             .get("network")
             .or(m.get("net"))
-            .unwrap_or("none")
-            .to_string(),
+            .map_or_else(default_network, str::to_string),
         init: m.on("init"),
         ..Default::default()
     };
-    match host.network_mode.as_str() {
-        "none" | "host" => {}
-        "bridge" | "default" => host.network_mode = "none".into(),
-        other => {
-            return Err(Failure::new(
-                125,
-                format!("network {other} not found (bridge and user networks come with networking; use none or host)"),
-            ))
-        }
+    if host.network_mode == "default" {
+        host.network_mode = "bridge".into();
     }
+    let mut publish = Vec::new();
+    for p in m.all("publish") {
+        publish.extend(
+            berth_engine::ports::parse_publish(&p).map_err(|e| Failure::new(125, e.to_string()))?,
+        );
+    }
+    host.endpoint = berth_engine::endpoint::EndpointRequest {
+        ipv4_address: m.get("ip").unwrap_or_default().to_string(),
+        mac_address: m.get("mac-address").unwrap_or_default().to_string(),
+        aliases: m.all("network-alias"),
+        port_bindings: publish,
+        publish_all: m.on("publish-all"),
+        links: m.all("link"),
+    };
     for s in m.all("security-opt") {
         match s.as_str() {
             "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true" => {
@@ -907,6 +925,16 @@ fn ensure_image(
     }
 }
 
+/// The network a container joins when `--network` isn't given: Docker's default bridge,
+/// unless `BERTH_DEFAULT_NETWORK` says otherwise (as dockerd's `--bridge=none` does; the
+/// test suite runs with `none` outside the network namespaces of its network tests).
+fn default_network() -> String {
+    std::env::var("BERTH_DEFAULT_NETWORK")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "bridge".into())
+}
+
 /// The monitor starts from a read-only view of this binary (CVE-2019-5736), so that it
 /// needn't re-execute itself to get there: one `execve` per start, not two.
 fn monitor_exe() -> Result<PathBuf> {
@@ -1125,11 +1153,46 @@ pub(crate) fn ps_row(c: &Container, no_trunc: bool) -> serde_json::Value {
         "RunningFor": berth_image::timefmt::parse(&c.created).map(|s| berth_image::timefmt::since(s, now)).unwrap_or_default(),
         "Status": status_text(c),
         "State": c.state.status.as_str(),
-        // Exposed, not published (publishing comes with networking): docker shows these.
-        "Ports": c.config.exposed_ports.keys().cloned().collect::<Vec<_>>().join(", "),
+        "Ports": ports_text(c),
         "Names": c.name,
         "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
     })
+}
+
+/// `ps`'s PORTS: published ports as `0.0.0.0:8080->80/tcp`, then exposed ones that aren't
+/// published as `80/tcp`, in port order, as Docker lists them.
+fn ports_text(c: &Container) -> String {
+    let published = &c.state.network.ports;
+    let mut items: Vec<((u16, String), String)> = published
+        .iter()
+        .map(|p| {
+            let ip = if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            };
+            (
+                (p.container_port, p.proto.clone()),
+                format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.proto),
+            )
+        })
+        .collect();
+    for key in c.config.exposed_ports.keys() {
+        if let Some((port, proto)) = berth_engine::ports::parse_exposed(key) {
+            if !published
+                .iter()
+                .any(|p| p.container_port == port && p.proto == proto)
+            {
+                items.push(((port, proto), key.clone()));
+            }
+        }
+    }
+    items.sort();
+    items
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn ps(g: &Globals, argv: &[String]) -> Result<()> {
@@ -1714,16 +1777,42 @@ pub fn port(g: &Globals, argv: &[String]) -> Result<()> {
         ));
     }
     let mut engine = open(g, false)?;
-    engine
+    let c = engine
         .refresh(&m.args[0])
         .map_err(|e| engine_failure(e, false))?;
-    // No published ports until bridge networking exists: nothing to list, as for docker's
-    // --network none containers.
-    if let Some(p) = m.args.get(1) {
+    let addr = |p: &berth_engine::ports::Published| {
+        let ip = if p.host_ip.is_empty() {
+            "0.0.0.0"
+        } else {
+            &p.host_ip
+        };
+        format!("{ip}:{}", p.host_port)
+    };
+    let mut published = c.state.network.ports.clone();
+    published.sort_by(|a, b| (a.container_port, &a.proto).cmp(&(b.container_port, &b.proto)));
+    let Some(want) = m.args.get(1) else {
+        for p in &published {
+            println!("{}/{} -> {}", p.container_port, p.proto, addr(p));
+        }
+        return Ok(());
+    };
+    let (port, proto) = want.split_once('/').unwrap_or((want, "tcp"));
+    let found: Vec<String> = published
+        .iter()
+        .filter(|p| p.container_port.to_string() == port && p.proto == proto)
+        .map(addr)
+        .collect();
+    if found.is_empty() {
         return Err(Failure::new(
             1,
-            format!("No public port '{p}' published for {}", m.args[0]),
+            format!(
+                "No public port '{port}/{proto}' published for {}",
+                m.args[0]
+            ),
         ));
+    }
+    for f in found {
+        println!("{f}");
     }
     Ok(())
 }

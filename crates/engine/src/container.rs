@@ -133,6 +133,8 @@ pub struct HostConfig {
     /// `--log-opt max-size` in bytes (0: no rotation) and `max-file`.
     pub log_max_size: i64,
     pub log_max_file: u32,
+    /// What it asked for on its network: address, aliases, published ports, links.
+    pub endpoint: crate::endpoint::EndpointRequest,
 }
 
 /// What happened to it (Docker's `State`).
@@ -155,6 +157,8 @@ pub struct State {
     pub stopping: bool,
     /// Kept after the container stops; reset to starting by each start.
     pub health: Option<crate::health::HealthState>,
+    /// Its addresses and published ports while it runs.
+    pub network: crate::endpoint::NetworkSettings,
 }
 
 /// A container's record. Fields an older (or damaged) record lacks take their defaults.

@@ -292,6 +292,15 @@ impl Engine {
         let caps = spec::capabilities(&c)?;
         spec::seccomp(&c, &caps)?;
         spec::validate(&c)?;
+        crate::endpoint::validate(&c)?;
+        if let Some(net) = crate::endpoint::network_name(&c.host_config.network_mode) {
+            self.network_find(net)?;
+        }
+        if let Some(other) = c.host_config.network_mode.strip_prefix("container:") {
+            // Docker keeps the ID: a rename of the other container changes nothing.
+            let other = self.refresh(other)?;
+            c.host_config.network_mode = format!("container:{}", other.id);
+        }
         spec::fill_defaults(&mut c.host_config);
         crate::update::check_create(&c.host_config)?;
         let dir = self.container_dir(&id);
@@ -398,10 +407,29 @@ impl Engine {
             mount_rootfs(&mounts, &rootfs, c.host_config.auto_remove)?;
         }
         self.populate_volumes(c, &rootfs)?;
+        // `--network container:NAME`: its namespace, and the files that go with it.
+        let joined = match c.host_config.network_mode.strip_prefix("container:") {
+            Some(other) => {
+                let o = self.refresh(other)?;
+                if o.state.status != Status::Running || o.state.pid <= 0 {
+                    return Err(EngineError::Conflict(format!(
+                        "cannot join network of a non running container: {}",
+                        o.id
+                    )));
+                }
+                Some((
+                    PathBuf::from(format!("/proc/{}/ns/net", o.state.pid)),
+                    self.container_dir(&o.id),
+                ))
+            }
+            None => None,
+        };
+        let files_dir = joined.as_ref().map_or(&dir, |(_, d)| d);
         let files = spec::Managed {
             hostname: &dir.join("hostname"),
-            hosts: &dir.join("hosts"),
-            resolv: &dir.join("resolv.conf"),
+            hosts: &files_dir.join("hosts"),
+            resolv: &files_dir.join("resolv.conf"),
+            netns: joined.as_ref().map(|(p, _)| p.as_path()),
         };
         berth_seccomp::cache::set_dir(&self.root.join("seccomp"));
         let config = spec::build(c, &rootfs, &files, "/berth")?;
@@ -430,8 +458,19 @@ impl Engine {
         if let (Some(m), Some((rows, cols))) = (&created.console, winsize) {
             let _ = berth_sys::pty::set_winsize(std::os::fd::AsFd::as_fd(m), rows, cols);
         }
-        berth_runtime::start::start(&created.container).map_err(command_error)?;
         let pid = created.container.record.init_pid;
+        // Its network namespace exists and nothing runs in it yet.
+        let network = match self.connect_networks(c, pid) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = berth_runtime::delete::delete(&created.container, true);
+                return Err(e);
+            }
+        };
+        if let Err(e) = berth_runtime::start::start(&created.container) {
+            self.disconnect_networks(c);
+            return Err(command_error(e));
+        }
         let me = std::process::id() as i32;
         let me_start = berth_sys::proc::start_time(me).map_or(0, |(s, _)| s);
         let restarting = c.state.status == Status::Restarting;
@@ -443,6 +482,7 @@ impl Engine {
             r.state.started_at = Some(now());
             r.state.finished_at = None;
             r.state.monitor = Some((me, me_start));
+            r.state.network = network;
             if !restarting {
                 r.state.restart_count = 0;
             }
@@ -459,6 +499,7 @@ impl Engine {
     /// killed before it gets there leaves only what [`Engine::sweep`] removes.
     pub(crate) fn finish(&mut self, c: &Container, code: Option<i32>) -> Result<i32> {
         let code = code.unwrap_or(128);
+        self.disconnect_networks(c);
         if c.host_config.auto_remove {
             // Nobody can ask an --rm container for its exit once it is gone, so the record
             // goes at once with its snapshot, in one transaction, and the runtime's state
@@ -486,6 +527,7 @@ impl Engine {
             r.state.oom_killed = oom;
             r.state.finished_at = Some(now());
             r.state.monitor = None;
+            r.state.network = Default::default();
         })?;
         Ok(code)
     }
@@ -554,6 +596,7 @@ impl Engine {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
+        self.sweep_endpoints(&known);
         // A container's snapshot is prepared before its record is inserted (two
         // transactions): a `create` killed in between leaves a writable snapshot that no
         // record names, which garbage collection keeps (it keeps every active snapshot).
@@ -583,6 +626,7 @@ impl Engine {
     /// Between a restart-policy exit and the next start: release the runtime state and the
     /// rootfs, and count the restart.
     pub(crate) fn prepare_restart(&mut self, c: &Container, code: i32) -> Result<()> {
+        self.disconnect_networks(c);
         if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
             let _ = berth_runtime::delete::delete(&rc, true);
         }
@@ -596,6 +640,7 @@ impl Engine {
             r.state.exit_code = code;
             r.state.restart_count += 1;
             r.state.finished_at = Some(now());
+            r.state.network = Default::default();
         })?;
         Ok(())
     }
@@ -781,9 +826,11 @@ impl Engine {
             r.state.pid = 0;
             r.state.finished_at = Some(now());
             r.state.monitor = None;
+            r.state.network = Default::default();
             reconciled = true;
         })?;
         if reconciled {
+            self.disconnect_networks(&c);
             if let Ok(rc) = berth_runtime::Container::load(&self.runtime_root(), &c.id) {
                 let _ = berth_runtime::delete::delete(&rc, true);
             }

@@ -85,12 +85,7 @@ impl Engine {
                 "OnBuild": null,
                 "Labels": c.config.labels,
             },
-            "NetworkSettings": {
-                "Bridge": "",
-                "Ports": {},
-                "IPAddress": "",
-                "Networks": {},
-            },
+            "NetworkSettings": crate::endpoint::settings_json(c),
         });
         if let Some(h) = &c.config.healthcheck {
             v["Config"]["Healthcheck"] = json!(h);
@@ -114,7 +109,7 @@ fn docker_keys(c: &Container, v: &mut Value) {
     let host = json!({
         "Binds": list(&h.binds),
         "ContainerIDFile": "",
-        "PortBindings": {},
+        "PortBindings": crate::endpoint::bindings_json(&h.endpoint.port_bindings),
         "VolumeDriver": "",
         "VolumesFrom": null,
         "ConsoleSize": [0, 0],
@@ -125,10 +120,10 @@ fn docker_keys(c: &Container, v: &mut Value) {
         "GroupAdd": list(&h.group_add),
         "IpcMode": if h.ipc_mode.is_empty() { "private" } else { h.ipc_mode.as_str() },
         "Cgroup": "",
-        "Links": null,
+        "Links": list(&h.endpoint.links),
         "OomScoreAdj": 0,
         "PidMode": h.pid_mode,
-        "PublishAllPorts": false,
+        "PublishAllPorts": h.endpoint.publish_all,
         "UTSMode": h.uts_mode,
         "Runtime": "runc",
         "Isolation": "",
@@ -178,13 +173,9 @@ fn docker_keys(c: &Container, v: &mut Value) {
         "HairpinMode": false,
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,
-        "EndpointID": "",
-        "Gateway": "",
         "GlobalIPv6Address": "",
         "GlobalIPv6PrefixLen": 0,
-        "IPPrefixLen": 0,
         "IPv6Gateway": "",
-        "MacAddress": "",
     });
     if let (Some(to), Value::Object(from)) = (v["NetworkSettings"].as_object_mut(), net) {
         for (k, x) in from {

@@ -450,6 +450,8 @@ pub struct Managed<'a> {
     pub hostname: &'a Path,
     pub hosts: &'a Path,
     pub resolv: &'a Path,
+    /// The network namespace to join (`--network container:NAME`), not a new one.
+    pub netns: Option<&'a Path>,
 }
 
 /// The OCI config for `c`, whose rootfs is mounted at `rootfs`.
@@ -558,8 +560,9 @@ pub fn build(
             }
         }
     }
-    match c.host_config.network_mode.as_str() {
-        "host" => {}
+    match (c.host_config.network_mode.as_str(), files.netns) {
+        ("host", _) => {}
+        (_, Some(path)) => namespaces.push(json!({"type": "network", "path": path})),
         _ => namespaces.push(json!({"type": "network"})),
     }
     // "" is a record from before --cgroupns: the host's, Docker's default on cgroup v1.

@@ -1,0 +1,529 @@
+//! A container's place on its network: at start, an address (an IPAM lease) and its
+//! published ports, recorded in one transaction; a veth pair into the container's network
+//! namespace; the firewall rules for the ports; and its names in `/etc/hosts`. When it
+//! stops, all of it is released again, whatever failed on the way.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+
+use serde::{Deserialize, Serialize};
+
+use crate::container::Container;
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+// TEMPORARY until the network records land: see `stub` at the end.
+use self::stub as network;
+use crate::ports::{self, PortBinding, Published};
+
+/// Where a running container is on its networks (Docker's `NetworkSettings`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkSettings {
+    /// By network name.
+    pub networks: BTreeMap<String, EndpointSettings>,
+    pub ports: Vec<Published>,
+}
+
+/// One network's endpoint of a container (Docker's `EndpointSettings`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EndpointSettings {
+    pub network_id: String,
+    pub endpoint_id: String,
+    pub ip: String,
+    pub prefix: u8,
+    pub gateway: String,
+    pub mac: String,
+    pub aliases: Vec<String>,
+}
+
+/// What a container asked for on its network (`--ip`, `--mac-address`, `--network-alias`,
+/// `-p`, `-P`), kept in its host config.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EndpointRequest {
+    pub ipv4_address: String,
+    pub mac_address: String,
+    pub aliases: Vec<String>,
+    pub port_bindings: Vec<PortBinding>,
+    pub publish_all: bool,
+    /// `--link NAME[:ALIAS]`.
+    pub links: Vec<String>,
+}
+
+/// The network a container's mode names, if it is a network of its own (bridge or a user
+/// network), not none, host or another container's.
+pub fn network_name(mode: &str) -> Option<&str> {
+    match mode {
+        "" | "default" | "bridge" => Some("bridge"),
+        "none" | "host" => None,
+        m if m.starts_with("container:") => None,
+        m => Some(m),
+    }
+}
+
+/// Docker's checks of the network flags against the network mode, at create.
+pub(crate) fn validate(c: &Container) -> Result<()> {
+    let h = &c.host_config;
+    let e = &h.endpoint;
+    let mode = h.network_mode.as_str();
+    let bad = |m: &str| Err(EngineError::Invalid(m.to_string()));
+    if mode.starts_with("container:") {
+        if c.config.hostname_set {
+            return bad("conflicting options: hostname and the network mode");
+        }
+        if !e.port_bindings.is_empty() || e.publish_all {
+            return bad("conflicting options: port publishing and the container type network mode");
+        }
+        if !e.mac_address.is_empty() {
+            return bad("conflicting options: mac-address and the network mode");
+        }
+        if !h.dns.is_empty() {
+            return bad("conflicting options: dns and the network mode");
+        }
+        if !h.extra_hosts.is_empty() {
+            return bad("conflicting options: custom host-to-IP mapping and the network mode");
+        }
+    }
+    if mode == "none" && (!e.port_bindings.is_empty() || e.publish_all) {
+        return bad("conflicting options: port publishing and the container type network mode");
+    }
+    let user_network = network_name(mode).is_some_and(|n| n != "bridge");
+    if !e.ipv4_address.is_empty() {
+        if e.ipv4_address.parse::<Ipv4Addr>().is_err() {
+            return Err(EngineError::Invalid(format!(
+                "invalid IPv4 address: {}",
+                e.ipv4_address
+            )));
+        }
+        if !user_network {
+            return bad("user specified IP address is supported on user defined networks only");
+        }
+    }
+    if !e.aliases.is_empty() && !user_network {
+        return bad(
+            "network-scoped alias is supported only for containers in user defined networks",
+        );
+    }
+    if !e.mac_address.is_empty() && parse_mac(&e.mac_address).is_none() {
+        return Err(EngineError::Invalid(format!(
+            "{} is not a valid mac address",
+            e.mac_address
+        )));
+    }
+    for l in &e.links {
+        let (name, alias) = l.split_once(':').unwrap_or((l, l));
+        if name.is_empty() || alias.is_empty() {
+            return Err(EngineError::Invalid(format!("invalid link format: {l}")));
+        }
+    }
+    Ok(())
+}
+
+/// The host's end of a container's veth pair: 15 characters at most, as interface names are.
+fn host_veth(id: &str) -> String {
+    format!("veth{}", id.get(..11).unwrap_or(id))
+}
+
+fn net_err(e: berth_network::NetworkError) -> EngineError {
+    EngineError::Monitor(e.to_string())
+}
+
+impl Engine {
+    /// In the monitor, between the runtime's create and start: the container's first process
+    /// exists in its own network namespace and waits. Leaves nothing behind on failure.
+    pub(crate) fn connect_networks(&mut self, c: &Container, pid: i32) -> Result<NetworkSettings> {
+        let Some(name) = network_name(&c.host_config.network_mode) else {
+            return Ok(NetworkSettings::default());
+        };
+        let net = self.network_find(name)?;
+        if net.driver != "bridge" {
+            return Ok(NetworkSettings::default());
+        }
+        let req = &c.host_config.endpoint;
+        let requested = match req.ipv4_address.as_str() {
+            "" => None,
+            ip => Some(
+                ip.parse::<Ipv4Addr>()
+                    .map_err(|_| EngineError::Invalid(format!("invalid IPv4 address: {ip}")))?,
+            ),
+        };
+        let mut bindings = req.port_bindings.clone();
+        if req.publish_all {
+            for key in c.config.exposed_ports.keys() {
+                if let Some((port, proto)) = ports::parse_exposed(key) {
+                    let bound = bindings
+                        .iter()
+                        .any(|b| b.container_port == port && b.proto == proto);
+                    if !bound {
+                        bindings.push(PortBinding {
+                            host_ip: String::new(),
+                            host_port: 0,
+                            container_port: port,
+                            proto,
+                        });
+                    }
+                }
+            }
+        }
+        self.ensure_bridge(&net)?;
+        let id = c.id.clone();
+        let (row, published) = self.store.db.write(|tx| {
+            let row = network::lease(tx, &net, &id, requested, &req.aliases)?;
+            let published = ports::publish(tx, &id, &net.id, row.ip, &bindings)?;
+            Ok::<_, EngineError>((row, published))
+        })?;
+        let plugged = self.plug(c, pid, &net, &row, &published);
+        if let Err(e) = plugged {
+            self.disconnect_networks(c);
+            return Err(e);
+        }
+        let subnet = berth_network::ipam::Subnet::parse(&net.subnet).map_err(net_err)?;
+        let mut settings = NetworkSettings::default();
+        settings.networks.insert(
+            net.name.clone(),
+            EndpointSettings {
+                network_id: net.id.clone(),
+                endpoint_id: row.endpoint.clone(),
+                ip: row.ip.to_string(),
+                prefix: subnet.prefix(),
+                gateway: net.gateway.clone(),
+                mac: row.mac.clone(),
+                aliases: req.aliases.clone(),
+            },
+        );
+        settings.ports = published;
+        Ok(settings)
+    }
+
+    /// The kernel's half of connecting: the veth pair, the firewall for published ports,
+    /// and the container's own name in its `/etc/hosts`.
+    fn plug(
+        &mut self,
+        c: &Container,
+        pid: i32,
+        net: &network::Network,
+        row: &network::EndpointRow,
+        published: &[Published],
+    ) -> Result<()> {
+        let subnet = berth_network::ipam::Subnet::parse(&net.subnet).map_err(net_err)?;
+        let gateway: Ipv4Addr = net
+            .gateway
+            .parse()
+            .map_err(|_| EngineError::Invalid(format!("bad gateway {:?}", net.gateway)))?;
+        let mac = parse_mac(&row.mac);
+        let netns = berth_network::netns::open(pid as u32).map_err(net_err)?;
+        let veth = host_veth(&c.id);
+        let mut nl = berth_network::link::Netlink::open().map_err(net_err)?;
+        // A veth of a dead monitor's container with this name is in the way.
+        let _ = nl.delete_link(&veth);
+        berth_network::link::connect(
+            &mut nl,
+            &berth_network::link::Endpoint {
+                bridge: &net.bridge,
+                host_veth: &veth,
+                netns: netns.as_fd(),
+                link: berth_network::link::ContainerLink {
+                    name: "eth0",
+                    address: row.ip,
+                    subnet,
+                    gateway: (!net.internal).then_some(gateway),
+                },
+                mac,
+                mtu: None,
+            },
+        )
+        .map_err(net_err)?;
+        if !published.is_empty() {
+            network::apply_firewall(&self.store)?;
+        }
+        let mut lines = vec![format!("{}\t{}", row.ip, c.config.hostname)];
+        // `--link NAME:ALIAS`: the other container's address under both names, as Docker
+        // writes them (the target must be running, on this network).
+        for l in &c.host_config.endpoint.links {
+            let (name, alias) = l.split_once(':').unwrap_or((l, l));
+            let other = self.refresh(name)?;
+            let ip = other
+                .state
+                .network
+                .networks
+                .get(&net.name)
+                .map(|e| e.ip.clone())
+                .filter(|ip| !ip.is_empty())
+                .ok_or_else(|| {
+                    EngineError::Invalid(format!(
+                        "Cannot link to {name}, as it is not running on network {}",
+                        net.name
+                    ))
+                })?;
+            let other_name = other.name.clone();
+            lines.push(if alias == other_name {
+                format!("{ip}\t{alias} {}", other.short_id())
+            } else {
+                format!("{ip}\t{alias} {} {other_name}", other.short_id())
+            });
+        }
+        self.add_hosts_entries(c, &lines)
+    }
+
+    /// Adds lines to the container's `/etc/hosts` (its own address and name, its links), as
+    /// Docker does. The file is bind-mounted into the container, so it is rewritten in place.
+    fn add_hosts_entries(&self, c: &Container, lines: &[String]) -> Result<()> {
+        let path = self.container_dir(&c.id).join("hosts");
+        let mut hosts = std::fs::read_to_string(&path).map_err(EngineError::io(&path))?;
+        let before = hosts.len();
+        for line in lines {
+            let line = format!("{line}\n");
+            if !hosts.contains(&line) {
+                hosts.push_str(&line);
+            }
+        }
+        if hosts.len() != before {
+            std::fs::write(&path, hosts).map_err(EngineError::io(&path))?;
+        }
+        Ok(())
+    }
+
+    /// Releases what [`Engine::connect_networks`] took: the addresses and published ports
+    /// (one transaction), the firewall rules, the host's veth. Carries on past each failure:
+    /// a container that stopped must not keep an address for lack of a veth to delete.
+    pub(crate) fn disconnect_networks(&mut self, c: &Container) {
+        // Nothing to release, and no transaction to pay for, without a network of its own.
+        if network_name(&c.host_config.network_mode).is_none() {
+            return;
+        }
+        let id = c.id.as_str();
+        let released = self.store.db.write(|tx| {
+            let rows = network::release(tx, id)?;
+            let had_ports = ports::unpublish(tx, id)?;
+            Ok::<_, EngineError>((rows, had_ports))
+        });
+        let Ok((rows, had_ports)) = released else {
+            return;
+        };
+        if had_ports {
+            let _ = network::apply_firewall(&self.store);
+        }
+        if !rows.is_empty() {
+            // Gone with the container's namespace as a rule; not when something else
+            // holds the namespace open.
+            if let Ok(mut nl) = berth_network::link::Netlink::open() {
+                let _ = nl.delete_link(&host_veth(id));
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Releases the addresses and ports of containers that have no record any more (their
+    /// monitor was killed between removing it and releasing them). A container's record is
+    /// in before its monitor takes an address, so these are leftovers, whatever their age.
+    pub(crate) fn sweep_endpoints(&mut self, known: &std::collections::HashSet<&str>) {
+        let held: Vec<String> = {
+            let conn = self.store.db.conn();
+            let Ok(mut st) = conn.prepare_cached(
+                "SELECT container FROM endpoints UNION SELECT container FROM ports",
+            ) else {
+                return;
+            };
+            let Ok(rows) = st.query_map([], |r| r.get(0)) else {
+                return;
+            };
+            rows.flatten().collect()
+        };
+        for id in held.iter().filter(|id| !known.contains(id.as_str())) {
+            let gone = Container {
+                id: id.clone(),
+                host_config: crate::container::HostConfig {
+                    network_mode: "bridge".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            self.disconnect_networks(&gone);
+        }
+    }
+}
+
+/// Docker's `HostConfig.PortBindings`: `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`,
+/// with "" for a port picked at start.
+pub fn bindings_json(bindings: &[PortBinding]) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for b in bindings {
+        let key = format!("{}/{}", b.container_port, b.proto);
+        let host_port = if b.host_port == 0 {
+            String::new()
+        } else {
+            b.host_port.to_string()
+        };
+        let entry = map
+            .entry(key)
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let Some(list) = entry.as_array_mut() {
+            list.push(serde_json::json!({"HostIp": b.host_ip, "HostPort": host_port}));
+        }
+    }
+    serde_json::Value::Object(map)
+}
+
+/// Docker's `NetworkSettings` of a container: its endpoints while it runs (the network it
+/// is configured for, without addresses, when it doesn't), and its ports: published ones
+/// with their host side, exposed ones as null.
+pub fn settings_json(c: &Container) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let n = &c.state.network;
+    let mut ports = serde_json::Map::new();
+    for key in c.config.exposed_ports.keys() {
+        ports.insert(key.clone(), Value::Null);
+    }
+    for p in &n.ports {
+        let key = format!("{}/{}", p.container_port, p.proto);
+        let ip = if p.host_ip.is_empty() {
+            "0.0.0.0"
+        } else {
+            &p.host_ip
+        };
+        let entry = ports.entry(key).or_insert(Value::Null);
+        if !entry.is_array() {
+            *entry = Value::Array(Vec::new());
+        }
+        if let Some(list) = entry.as_array_mut() {
+            list.push(json!({"HostIp": ip, "HostPort": p.host_port.to_string()}));
+        }
+    }
+    let endpoint = |name: &str, e: Option<&EndpointSettings>| {
+        let e = e.cloned().unwrap_or_default();
+        let req = &c.host_config.endpoint;
+        json!({
+            "IPAMConfig": if req.ipv4_address.is_empty() { Value::Null } else { json!({"IPv4Address": req.ipv4_address}) },
+            "Links": if req.links.is_empty() { Value::Null } else { json!(req.links) },
+            "Aliases": if e.aliases.is_empty() { Value::Null } else { json!(e.aliases) },
+            "MacAddress": e.mac,
+            "DriverOpts": null,
+            "NetworkID": e.network_id,
+            "EndpointID": e.endpoint_id,
+            "Gateway": e.gateway,
+            "IPAddress": e.ip,
+            "IPPrefixLen": e.prefix,
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "DNSNames": if name == "bridge" || e.ip.is_empty() { Value::Null } else {
+                let mut names = vec![c.name.clone(), c.short_id().to_string()];
+                names.extend(e.aliases.iter().cloned());
+                json!(names)
+            },
+        })
+    };
+    let mut networks = serde_json::Map::new();
+    for (name, e) in &n.networks {
+        networks.insert(name.clone(), endpoint(name, Some(e)));
+    }
+    let mode = c.host_config.network_mode.as_str();
+    let configured = match mode {
+        "" | "default" => "bridge",
+        m if m.starts_with("container:") => "",
+        m => m,
+    };
+    if !configured.is_empty() && !networks.contains_key(configured) {
+        networks.insert(configured.to_string(), endpoint(configured, None));
+    }
+    // Docker fills the top-level address fields from the default bridge only.
+    let bridge = n.networks.get("bridge").cloned().unwrap_or_default();
+    json!({
+        "Bridge": "",
+        "Ports": ports,
+        "EndpointID": bridge.endpoint_id,
+        "Gateway": bridge.gateway,
+        "IPAddress": bridge.ip,
+        "IPPrefixLen": bridge.prefix,
+        "MacAddress": bridge.mac,
+        "Networks": networks,
+    })
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut out {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_and_names() {
+        assert_eq!(network_name(""), Some("bridge"));
+        assert_eq!(network_name("default"), Some("bridge"));
+        assert_eq!(network_name("none"), None);
+        assert_eq!(network_name("host"), None);
+        assert_eq!(network_name("container:x"), None);
+        assert_eq!(network_name("mynet"), Some("mynet"));
+        assert_eq!(host_veth(&"a".repeat(64)).len(), 15);
+        assert_eq!(
+            parse_mac("02:42:0a:42:00:02"),
+            Some([2, 0x42, 10, 0x42, 0, 2])
+        );
+        assert_eq!(parse_mac("02:42"), None);
+    }
+}
+
+/// TEMPORARY: stands in for `crate::network` (network records, IPAM leases, the firewall)
+/// until it lands; every network but none, host and container: is refused meanwhile.
+mod stub {
+    use super::*;
+
+    #[derive(Debug, Clone, Default)]
+    pub struct Network {
+        pub id: String,
+        pub name: String,
+        pub driver: String,
+        pub bridge: String,
+        pub subnet: String,
+        pub gateway: String,
+        pub internal: bool,
+    }
+
+    #[derive(Debug, Clone)]
+    pub struct EndpointRow {
+        pub ip: Ipv4Addr,
+        pub mac: String,
+        pub endpoint: String,
+    }
+
+    pub fn lease(
+        _tx: &rusqlite::Transaction<'_>,
+        net: &Network,
+        _container: &str,
+        _requested: Option<Ipv4Addr>,
+        _aliases: &[String],
+    ) -> Result<EndpointRow> {
+        Err(EngineError::Invalid(format!(
+            "network {} not found",
+            net.name
+        )))
+    }
+
+    pub fn release(_tx: &rusqlite::Transaction<'_>, _container: &str) -> Result<Vec<EndpointRow>> {
+        Ok(Vec::new())
+    }
+
+    pub fn apply_firewall(_store: &berth_image::Store) -> Result<()> {
+        Ok(())
+    }
+
+    impl Engine {
+        pub fn network_find(&mut self, name: &str) -> Result<Network> {
+            Err(EngineError::Invalid(format!("network {name} not found")))
+        }
+
+        pub fn ensure_bridge(&mut self, _net: &Network) -> Result<()> {
+            Ok(())
+        }
+    }
+}
