@@ -14,6 +14,7 @@ pub mod info;
 pub mod inspect;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod spec;
 pub mod stats;
 pub mod update;
