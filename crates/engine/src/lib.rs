@@ -20,6 +20,8 @@ pub mod stats;
 pub mod update;
 pub mod volume;
 
+/// The kernel-facing network library the engine uses, for callers and tests.
+pub use berth_network;
 pub use container::{Container, Status};
 pub use engine::{Attach, CreateOptions, Engine, Started};
 pub use error::{EngineError, Kind, Result};
