@@ -150,7 +150,9 @@ fn single(m: &Matches, name: &str) -> Result<Option<String>> {
     if all.len() > 1 {
         return Err(Failure::new(
             1,
-            format!("multiple --{name} values are not supported: berth networks have one IPv4 subnet"),
+            format!(
+                "multiple --{name} values are not supported: berth networks have one IPv4 subnet"
+            ),
         ));
     }
     Ok(all.into_iter().next())
@@ -262,8 +264,8 @@ fn ls(g: &Globals, argv: &[String]) -> Result<()> {
                             "invalid filter 'dangling={v}'"
                         ))),
                     };
-                    let unused = !n.predefined
-                        && or_exit(engine.network_endpoints(&n.id)).is_empty();
+                    let unused =
+                        !n.predefined && or_exit(engine.network_endpoints(&n.id)).is_empty();
                     unused == want
                 }
                 _ => bad_filter(&format!("{k}={v}")),

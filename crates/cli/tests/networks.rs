@@ -48,7 +48,10 @@ fn create_ls_inspect_rm_round_trip() {
             "{ls}"
         );
         assert!(lines[0].starts_with("NETWORK ID     NAME"), "{ls}");
-        let web = lines.iter().find(|l| l.contains(" web ")).expect("web listed");
+        let web = lines
+            .iter()
+            .find(|l| l.contains(" web "))
+            .expect("web listed");
         assert_eq!(
             web.split_whitespace().collect::<Vec<_>>(),
             [&id[..12], "web", "bridge", "local"],
@@ -66,14 +69,20 @@ fn create_ls_inspect_rm_round_trip() {
         assert_eq!(v["ConfigOnly"], false);
         assert_eq!(v["ConfigFrom"]["Network"], "");
         assert_eq!(v["IPAM"]["Driver"], "default");
-        let subnet = v["IPAM"]["Config"][0]["Subnet"].as_str().unwrap().to_string();
+        let subnet = v["IPAM"]["Config"][0]["Subnet"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let gateway = v["IPAM"]["Config"][0]["Gateway"]
             .as_str()
             .unwrap()
             .to_string();
         assert!(subnet.starts_with("10.67."), "{subnet}");
         assert_eq!(v["Containers"], serde_json::json!({}));
-        assert_eq!(v["Options"]["com.docker.network.bridge.name"], bridge.as_str());
+        assert_eq!(
+            v["Options"]["com.docker.network.bridge.name"],
+            bridge.as_str()
+        );
         assert!(v["Created"].as_str().unwrap().ends_with('Z'), "{v}");
         // The same network by id and by id prefix.
         assert_eq!(inspect(&e, &id)["Name"], "web");
@@ -186,7 +195,10 @@ fn subnet_gateway_and_ip_range() {
                 &["--gateway", "10.98.0.1"][..],
                 "every ip-range or gateway must have a corresponding subnet",
             ),
-            (&["--subnet", "10.98.0.0"][..], "invalid CIDR address: 10.98.0.0"),
+            (
+                &["--subnet", "10.98.0.0"][..],
+                "invalid CIDR address: 10.98.0.0",
+            ),
         ] {
             let before = snapshot(&e);
             let mut argv = vec!["network", "create"];
@@ -206,7 +218,7 @@ fn create_errors_leave_nothing_behind() {
         let e = Env::new();
         e.ok(&["network", "create", "--subnet", "10.99.0.0/16", "first"]);
         // A host interface's address, outside berth.
-        common::sh("ip link add hostnet0 type dummy && ip addr add 10.98.7.1/24 dev hostnet0 && ip link set hostnet0 up");
+        common::sh("ip link add hostnet0 type veth peer name hostnet1 && ip addr add 10.98.7.1/24 dev hostnet0 && ip link set hostnet0 up");
         let before = snapshot(&e);
         for (args, msg) in [
             (
@@ -312,7 +324,10 @@ fn rm_refuses_a_network_with_endpoints() {
             .write(|tx| network::release(tx, "c0ffee"))
             .unwrap();
         assert_eq!(freed.len(), 1);
-        assert_eq!(e.ok(&["network", "rm", &id[..12]]), format!("{}\n", &id[..12]));
+        assert_eq!(
+            e.ok(&["network", "rm", &id[..12]]),
+            format!("{}\n", &id[..12])
+        );
         assert!(!link_exists(&net.bridge));
     });
 }
@@ -349,7 +364,10 @@ fn prune_removes_unused_custom_networks() {
         );
         let (code, _, err) = status(&e, &["network", "prune", "-f", "--filter", "bogus=1"]);
         assert_eq!(code, 1);
-        assert_eq!(err, "Error response from daemon: invalid filter 'bogus=1'\n");
+        assert_eq!(
+            err,
+            "Error response from daemon: invalid filter 'bogus=1'\n"
+        );
         assert_eq!(
             e.ok(&["network", "prune", "-f"]),
             "Deleted Networks:\na\nc\n\n"
@@ -393,7 +411,10 @@ fn ls_quiet_format_and_filters() {
         assert_eq!(ls(&["label=app=web"]), "alpha\n");
         assert_eq!(ls(&["label=app"]), "alpha\n");
         assert_eq!(ls(&[&format!("id={}", &id1[..6])]), "zeta\n");
-        assert_eq!(ls(&["type=custom", "driver=bridge", "name=a"]), "alpha\nzeta\n");
+        assert_eq!(
+            ls(&["type=custom", "driver=bridge", "name=a"]),
+            "alpha\nzeta\n"
+        );
         assert_eq!(ls(&["dangling=true"]), "alpha\nzeta\n");
         let (code, _, err) = status(&e, &["network", "ls", "-f", "nope=1"]);
         assert_eq!(code, 1);
@@ -410,7 +431,14 @@ fn ls_quiet_format_and_filters() {
         assert_eq!(rows[0], ["NETWORK", "ID", "NAME", "LABELS"], "{t}");
         assert_eq!(rows[1], [&id2[..12], "alpha", "app=web"], "{t}");
         assert_eq!(
-            e.ok(&["network", "inspect", "-f", "{{.Name}} {{.Driver}}", "alpha", "none"]),
+            e.ok(&[
+                "network",
+                "inspect",
+                "-f",
+                "{{.Name}} {{.Driver}}",
+                "alpha",
+                "none"
+            ]),
             "alpha bridge\nnone null\n"
         );
     });
@@ -427,7 +455,9 @@ fn help_and_missing_networks() {
     }
     assert_eq!(e.ok(&["network"]), help);
     assert!(e.ok(&["network", "create", "--help"]).contains("--subnet"));
-    assert!(e.ok(&["--help"]).contains("\n  network     Manage networks"));
+    assert!(e
+        .ok(&["--help"])
+        .contains("\n  network     Manage networks"));
     let (code, _, err) = status(&e, &["network", "frob"]);
     assert_eq!(code, 125);
     assert!(err.contains("unknown command \"frob\""), "{err}");

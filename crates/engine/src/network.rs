@@ -820,10 +820,7 @@ pub fn inspect_json(net: &Network, endpoints: &[EndpointRow]) -> Value {
         .collect();
     let mut options = net.options.clone();
     if net.is_bridge() {
-        options.insert(
-            "com.docker.network.bridge.name".into(),
-            net.bridge.clone(),
-        );
+        options.insert("com.docker.network.bridge.name".into(), net.bridge.clone());
     }
     json!({
         "Name": net.name,
