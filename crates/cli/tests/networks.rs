@@ -373,7 +373,7 @@ fn prune_removes_unused_custom_networks() {
             "Deleted Networks:\na\nc\n\n"
         );
         assert_eq!(names(&e), ["bridge", "host", "none", "used"]);
-        assert_eq!(links_with_prefix("br-"), [net.bridge.clone()]);
+        assert_eq!(links_with_prefix("br-"), vec![net.bridge]);
     });
 }
 
