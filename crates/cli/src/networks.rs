@@ -214,6 +214,40 @@ fn row(n: &Network, no_trunc: bool) -> Value {
     })
 }
 
+/// Docker's `sortorder.NaturalLess`: runs of digits compare as numbers, the rest bytewise.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let si = i;
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let (x, y) = (&a[si..i], &b[sj..j]);
+            let trim = |d: &[u8]| -> usize { d.iter().take_while(|c| **c == b'0').count() };
+            let (x, y) = (&x[trim(x)..], &y[trim(y)..]);
+            let o = x.len().cmp(&y.len()).then_with(|| x.cmp(y));
+            if o != Ordering::Equal {
+                return o;
+            }
+        } else {
+            let o = a[i].cmp(&b[j]);
+            if o != Ordering::Equal {
+                return o;
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (a.len() - i).cmp(&(b.len() - j))
+}
+
 fn bad_filter(f: &str) -> ! {
     daemon(EngineError::Invalid(format!("invalid filter '{f}'")))
 }
@@ -273,8 +307,17 @@ fn ls(g: &Globals, argv: &[String]) -> Result<()> {
         };
         list.retain(|n| vals.iter().any(|v| matches(n, v)));
     }
+    // The docker CLI sorts by name, naturally (net2 before net10).
+    list.sort_by(|a, b| natural_cmp(&a.name, &b.name));
     let no_trunc = m.on("no-trunc");
     let rows: Vec<Value> = list.iter().map(|n| row(n, no_trunc)).collect();
+    if m.get("format") == Some("json") && !m.on("quiet") {
+        let mut out = std::io::stdout().lock();
+        for r in &rows {
+            let _ = writeln!(out, "{r}");
+        }
+        return Ok(());
+    }
     format::print_listing(
         m.on("quiet"),
         m.get("format"),
@@ -406,4 +449,19 @@ fn prune(g: &Globals, argv: &[String]) -> Result<()> {
         let _ = writeln!(out);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_cmp;
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec!["net10", "net2", "bridge", "net1", "a", "net02x", "host"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            ["a", "bridge", "host", "net1", "net2", "net02x", "net10"]
+        );
+    }
 }

@@ -441,6 +441,15 @@ fn ls_quiet_format_and_filters() {
             ]),
             "alpha bridge\nnone null\n"
         );
+        // Names sort naturally, as the docker CLI sorts them.
+        e.ok(&["network", "create", "net10"]);
+        e.ok(&["network", "create", "net2"]);
+        assert_eq!(ls(&["name=net"]), "net2\nnet10\n");
+        let j = e.ok(&["network", "ls", "-f", "name=net2", "--format", "json"]);
+        let v: Value = serde_json::from_str(j.trim()).unwrap();
+        assert_eq!(v["Name"], "net2");
+        assert_eq!(v["Driver"], "bridge");
+        assert_eq!(v["Scope"], "local");
     });
 }
 
