@@ -478,3 +478,40 @@ fn help_and_missing_networks() {
         "Error response from daemon: network nosuch not found\nError response from daemon: network nope not found\n"
     );
 }
+
+/// Creates racing each other each get a subnet of their own, and a bridge.
+#[test]
+fn concurrent_creates_get_distinct_subnets() {
+    isolated("concurrent_creates_get_distinct_subnets", || {
+        let e = Env::new();
+        e.ok(&["network", "ls"]); // the database and the predefined records
+        let children: Vec<_> = (0..4)
+            .map(|i| {
+                std::process::Command::new(common::bin())
+                    .arg("--root")
+                    .arg(e.root())
+                    .args(["network", "create", &format!("race{i}")])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let mut subnets: Vec<String> = (0..4)
+            .map(|i| {
+                inspect(&e, &format!("race{i}"))["IPAM"]["Config"][0]["Subnet"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        subnets.sort();
+        subnets.dedup();
+        assert_eq!(subnets.len(), 4, "{subnets:?}");
+        assert_eq!(links_with_prefix("br-").len(), 4);
+    });
+}

@@ -6,9 +6,9 @@
 //! - **Predefined networks** (`bridge` on berth0, `host`, `none`) get their records lazily,
 //!   in one `INSERT OR IGNORE` transaction, the first time any network function runs on a
 //!   store. They can't be removed or pruned.
-//! - **Create** makes the kernel bridge at once, as Docker does, then inserts the record and
-//!   applies the firewall inside one write transaction: a failure at any step rolls the
-//!   record back and deletes the bridge again.
+//! - **Create** makes the kernel bridge at once, as Docker does, inserts the record and
+//!   applies the firewall, all inside one write transaction (so concurrent creates see each
+//!   other's subnets): a failure at any step rolls the record back and deletes the bridge.
 //! - **Leases** are rows of `endpoints`, taken and freed inside the caller's write
 //!   transaction ([`lease`], [`release`]): two containers can never get one address, since
 //!   `(network, ip)` is the primary key and every allocation reads the used addresses under
@@ -584,96 +584,73 @@ impl Engine {
                 "every ip-range or gateway must have a corresponding subnet".into(),
             ));
         }
-        ensure_predefined(&mut self.store)?;
-        let existing = all(self.store.db.conn())?;
-        if existing.iter().any(|n| n.name == name) {
-            return Err(EngineError::Conflict(format!(
-                "network with name {name} already exists"
-            )));
-        }
-        let mut in_use: Vec<Subnet> = existing.iter().filter_map(|n| n.subnet().ok()).collect();
-        in_use.extend(host_subnets(&existing)?);
-        let subnet = match &o.subnet {
-            Some(s) => {
-                let s = Subnet::parse(s)?;
-                ipam::check_overlap(&s, &in_use)?;
-                s
-            }
-            None => ipam::choose_subnet(ipam::DEFAULT_POOLS, &in_use)?,
-        };
+        // What can be checked without the others' networks, first.
+        let requested = o.subnet.as_deref().map(Subnet::parse).transpose()?;
         let gateway = match &o.gateway {
             Some(g) => Some(g.parse::<Ipv4Addr>().map_err(|_| {
                 EngineError::Invalid(format!("invalid gateway address {g}: not an IPv4 address"))
             })?),
             None => None,
         };
-        let gateway = ipam::gateway(&subnet, gateway)?;
-        let ip_range = match &o.ip_range {
-            Some(r) => {
-                let r = Subnet::parse(r)?;
-                ipam::check_range(&subnet, &r)?;
-                Some(r)
-            }
-            None => None,
-        };
+        let ip_range = o.ip_range.as_deref().map(Subnet::parse).transpose()?;
+        ensure_predefined(&mut self.store)?;
         let id = crate::container::new_id();
-        let net = Network {
-            bridge: format!("br-{}", &id[..12]),
-            id,
-            name,
-            driver: driver.into(),
-            subnet: subnet.to_string(),
-            gateway: gateway.to_string(),
-            ip_range: ip_range.map(|r| r.to_string()),
-            internal: o.internal,
-            attachable: o.attachable,
-            labels: o.labels,
-            options: o.options,
-            created: berth_image::timefmt::now(),
-            enable_ipv6: false,
-            predefined: false,
-        };
-        // The kernel first, then the record and the firewall in one transaction: any
-        // failure leaves neither record nor bridge.
-        let result = make_bridge(&net)
-            .and_then(|()| Ok(sysctl::enable_ip_forward()?))
-            .and_then(|()| {
-                self.store.db.write(|tx| -> Result<()> {
-                    let taken: Option<String> = tx
-                        .query_row(
-                            "SELECT id FROM networks WHERE name = ?1",
-                            [&net.name],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(db_err)?;
-                    if taken.is_some() {
-                        return Err(EngineError::Conflict(format!(
-                            "network with name {} already exists",
-                            net.name
-                        )));
-                    }
-                    tx.execute(
-                        "INSERT INTO networks (id, name, data) VALUES (?1, ?2, ?3)",
-                        [&net.id, &net.name, &encode(&net)],
-                    )
-                    .map_err(db_err)?;
-                    // Other processes' networks are in the view too: it is under the lock.
-                    let all_nets = all(tx)?;
-                    for other in all_nets.iter().filter(|n| n.id != net.id) {
-                        if let Ok(s) = other.subnet() {
-                            ipam::check_overlap(&subnet, &[s])?;
-                        }
-                    }
-                    build_firewall(tx)?.apply()?;
-                    Ok(())
-                })
-            });
-        if let Err(e) = result {
-            delete_bridge(&net.bridge);
-            return Err(e);
+        let bridge = format!("br-{}", &id[..12]);
+        // Under the write lock from the name check to the firewall, so concurrent creates
+        // see each other's subnets and can't both pick one. The bridge is made in it, and
+        // deleted again if anything after fails; the record is rolled back.
+        let mut made = false;
+        let result = self.store.db.write(|tx| -> Result<Network> {
+            let existing = all(tx)?;
+            if existing.iter().any(|n| n.name == name) {
+                return Err(EngineError::Conflict(format!(
+                    "network with name {name} already exists"
+                )));
+            }
+            let mut in_use: Vec<Subnet> = existing.iter().filter_map(|n| n.subnet().ok()).collect();
+            in_use.extend(host_subnets(&existing)?);
+            let subnet = match requested {
+                Some(s) => {
+                    ipam::check_overlap(&s, &in_use)?;
+                    s
+                }
+                None => ipam::choose_subnet(ipam::DEFAULT_POOLS, &in_use)?,
+            };
+            let gateway = ipam::gateway(&subnet, gateway)?;
+            if let Some(r) = &ip_range {
+                ipam::check_range(&subnet, r)?;
+            }
+            let net = Network {
+                bridge: bridge.clone(),
+                id: id.clone(),
+                name: name.clone(),
+                driver: driver.into(),
+                subnet: subnet.to_string(),
+                gateway: gateway.to_string(),
+                ip_range: ip_range.map(|r| r.to_string()),
+                internal: o.internal,
+                attachable: o.attachable,
+                labels: o.labels,
+                options: o.options,
+                created: berth_image::timefmt::now(),
+                enable_ipv6: false,
+                predefined: false,
+            };
+            made = true;
+            make_bridge(&net)?;
+            sysctl::enable_ip_forward()?;
+            tx.execute(
+                "INSERT INTO networks (id, name, data) VALUES (?1, ?2, ?3)",
+                [&net.id, &net.name, &encode(&net)],
+            )
+            .map_err(db_err)?;
+            build_firewall(tx)?.apply()?;
+            Ok(net)
+        });
+        if result.is_err() && made {
+            delete_bridge(&bridge);
         }
-        Ok(net)
+        result
     }
 
     /// Every network, by name, the predefined ones included.
