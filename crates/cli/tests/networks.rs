@@ -515,3 +515,27 @@ fn concurrent_creates_get_distinct_subnets() {
         assert_eq!(links_with_prefix("br-").len(), 4);
     });
 }
+
+/// The default bridge is made on first use (the container side calls ensure_bridge), with
+/// its gateway, idempotently; the firewall applies from the records.
+#[test]
+fn ensure_bridge_makes_berth0() {
+    isolated("ensure_bridge_makes_berth0", || {
+        let e = Env::new();
+        let mut engine = Engine::open(&e.root()).unwrap();
+        let bridge = engine.network_find("bridge").unwrap();
+        assert!(!link_exists("berth0"));
+        engine.ensure_bridge(&bridge).unwrap();
+        engine.ensure_bridge(&bridge).unwrap();
+        assert_eq!(addresses("berth0"), ["10.66.0.1/16"]);
+        let host = engine.network_find("host").unwrap();
+        engine.ensure_bridge(&host).unwrap();
+        network::apply_firewall(&engine.store).unwrap();
+        let table = berth_table().expect("inet berth table");
+        assert!(table.contains("berth0: outbound"), "{table}");
+        assert_eq!(
+            std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+            "1\n"
+        );
+    });
+}

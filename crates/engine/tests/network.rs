@@ -160,3 +160,43 @@ fn predefined_records_are_made_once() {
     let v = network::inspect_json(&b, &e.network_endpoints(&b.id).unwrap());
     assert_eq!(v["Name"], "bridge");
 }
+
+/// Published ports (written by the container side) join the firewall on their network's
+/// bridge; a row naming no bridge network is left out.
+#[test]
+fn firewall_includes_published_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = Engine::open(dir.path()).unwrap();
+    let bridge = e.network_find("bridge").unwrap();
+    let host = e.network_find("host").unwrap();
+    e.store
+        .db
+        .write(|tx| -> berth_engine::Result<()> {
+            for (host_ip, port, proto, net) in [
+                ("", 8080, "tcp", &bridge.id),
+                ("127.0.0.1", 5353, "udp", &bridge.id),
+                ("", 9090, "tcp", &host.id),
+            ] {
+                tx.execute(
+                    "INSERT INTO ports (host_ip, host_port, proto, container, network,
+                     container_ip, container_port) VALUES (?1, ?2, ?3, 'c', ?4, '10.66.0.2', 80)",
+                    rusqlite::params![host_ip, port, proto, net],
+                )
+                .unwrap();
+            }
+            Ok(())
+        })
+        .unwrap();
+    let fw = network::firewall(&e.store).unwrap();
+    assert_eq!(fw.ports.len(), 2, "{fw:?}");
+    let p = &fw.ports[0];
+    assert_eq!(p.host_ip, None);
+    assert_eq!(p.host_port, 8080);
+    assert_eq!(p.bridge, "berth0");
+    assert_eq!(p.container_ip, Ipv4Addr::new(10, 66, 0, 2));
+    assert_eq!(fw.ports[1].host_ip, Some(Ipv4Addr::LOCALHOST));
+    assert_eq!(
+        fw.ports[1].proto,
+        berth_engine::berth_network::nft::Proto::Udp
+    );
+}
