@@ -7,6 +7,7 @@ mod containers;
 mod cp;
 mod format;
 mod images;
+mod networks;
 mod registry;
 mod signals;
 mod stats;
@@ -138,6 +139,7 @@ Image commands:
   image       Manage images (ls, rm, inspect, prune, history, tag, load, save, import)
   system      Manage berth (df, prune)
   volume      Manage volumes (create, ls, inspect, rm, prune)
+  network     Manage networks (create, ls, inspect, rm, prune)
   system      Manage berth (df, prune, info)
   info        Display system-wide information
   version     Show the berth version information
@@ -239,6 +241,7 @@ fn run(argv: Vec<String>) -> Result<()> {
             )),
         },
         "volume" => volumes::dispatch(&globals, tail),
+        "network" => networks::dispatch(&globals, tail),
         "run" | "container run" => containers::run(&globals, tail),
         "create" | "container create" => containers::create(&globals, tail),
         "start" | "container start" => containers::start(&globals, tail),

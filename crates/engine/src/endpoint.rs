@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::container::Container;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-// TEMPORARY until the network records land: see `stub` at the end.
-use self::stub as network;
+use crate::network;
 use crate::ports::{self, PortBinding, Published};
 
 /// Where a running container is on its networks (Docker's `NetworkSettings`).
@@ -127,7 +126,7 @@ fn host_veth(id: &str) -> String {
 }
 
 fn net_err(e: berth_network::NetworkError) -> EngineError {
-    EngineError::Monitor(e.to_string())
+    EngineError::Network(e)
 }
 
 impl Engine {
@@ -167,6 +166,10 @@ impl Engine {
                 }
             }
         }
+        // A bridge made here (berth0 on first use, any after a reboot) needs its rules.
+        let fresh = !berth_network::link::Netlink::open()
+            .and_then(|mut nl| nl.link_exists(&net.bridge))
+            .map_err(net_err)?;
         self.ensure_bridge(&net)?;
         let id = c.id.clone();
         let (row, published) = self.store.db.write(|tx| {
@@ -174,7 +177,7 @@ impl Engine {
             let published = ports::publish(tx, &id, &net.id, row.ip, &bindings)?;
             Ok::<_, EngineError>((row, published))
         })?;
-        let plugged = self.plug(c, pid, &net, &row, &published);
+        let plugged = self.plug(c, pid, &net, &row, &published, fresh);
         if let Err(e) = plugged {
             self.disconnect_networks(c);
             return Err(e);
@@ -206,6 +209,7 @@ impl Engine {
         net: &network::Network,
         row: &network::EndpointRow,
         published: &[Published],
+        fresh_bridge: bool,
     ) -> Result<()> {
         let subnet = berth_network::ipam::Subnet::parse(&net.subnet).map_err(net_err)?;
         let gateway: Ipv4Addr = net
@@ -235,7 +239,7 @@ impl Engine {
             },
         )
         .map_err(net_err)?;
-        if !published.is_empty() {
+        if fresh_bridge || !published.is_empty() {
             network::apply_firewall(&self.store)?;
         }
         let mut lines = vec![format!("{}\t{}", row.ip, c.config.hostname)];
@@ -473,57 +477,3 @@ mod tests {
     }
 }
 
-/// TEMPORARY: stands in for `crate::network` (network records, IPAM leases, the firewall)
-/// until it lands; every network but none, host and container: is refused meanwhile.
-mod stub {
-    use super::*;
-
-    #[derive(Debug, Clone, Default)]
-    pub struct Network {
-        pub id: String,
-        pub name: String,
-        pub driver: String,
-        pub bridge: String,
-        pub subnet: String,
-        pub gateway: String,
-        pub internal: bool,
-    }
-
-    #[derive(Debug, Clone)]
-    pub struct EndpointRow {
-        pub ip: Ipv4Addr,
-        pub mac: String,
-        pub endpoint: String,
-    }
-
-    pub fn lease(
-        _tx: &rusqlite::Transaction<'_>,
-        net: &Network,
-        _container: &str,
-        _requested: Option<Ipv4Addr>,
-        _aliases: &[String],
-    ) -> Result<EndpointRow> {
-        Err(EngineError::Invalid(format!(
-            "network {} not found",
-            net.name
-        )))
-    }
-
-    pub fn release(_tx: &rusqlite::Transaction<'_>, _container: &str) -> Result<Vec<EndpointRow>> {
-        Ok(Vec::new())
-    }
-
-    pub fn apply_firewall(_store: &berth_image::Store) -> Result<()> {
-        Ok(())
-    }
-
-    impl Engine {
-        pub fn network_find(&mut self, name: &str) -> Result<Network> {
-            Err(EngineError::Invalid(format!("network {name} not found")))
-        }
-
-        pub fn ensure_bridge(&mut self, _net: &Network) -> Result<()> {
-            Ok(())
-        }
-    }
-}

@@ -36,6 +36,15 @@ pub enum EngineError {
     Db(#[from] berth_image::db::DbError),
     #[error(transparent)]
     Volume(#[from] crate::volume::VolumeError),
+    /// Docker's daemon wording.
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
+    /// A network driver berth doesn't have (Docker's plugin lookup failing).
+    #[error("plugin \"{0}\" not found")]
+    NoSuchPlugin(String),
+    /// Bridges, addresses, IPAM and the firewall (berth-network), with its message.
+    #[error(transparent)]
+    Network(#[from] berth_network::NetworkError),
 }
 
 /// What kind of failure an error is: the CLI's exit code and the API's status come from it.
@@ -58,6 +67,24 @@ impl EngineError {
             EngineError::BadName(_) | EngineError::Invalid(_) => Kind::Invalid,
             EngineError::Command { status, .. } => Kind::Command(*status),
             EngineError::Volume(v) => v.kind(),
+            EngineError::NoSuchNetwork(_) | EngineError::NoSuchPlugin(_) => Kind::NotFound,
+            EngineError::Network(n) => {
+                use berth_network::NetworkError as N;
+                match n {
+                    N::InvalidCidr { .. }
+                    | N::InvalidSubnet { .. }
+                    | N::InvalidGateway { .. }
+                    | N::InvalidRange { .. }
+                    | N::InvalidAddress { .. }
+                    | N::InvalidName { .. }
+                    | N::InvalidPort { .. } => Kind::Invalid,
+                    N::PoolOverlap { .. }
+                    | N::AddressInUse { .. }
+                    | N::PoolExhausted { .. }
+                    | N::NoFreeSubnet { .. } => Kind::Conflict,
+                    _ => Kind::Internal,
+                }
+            }
             _ => Kind::Internal,
         }
     }

@@ -15,12 +15,15 @@ pub mod info;
 pub mod inspect;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod ports;
 pub mod spec;
 pub mod stats;
 pub mod update;
 pub mod volume;
 
+/// The kernel-facing network library the engine uses, for callers and tests.
+pub use berth_network;
 pub use container::{Container, Status};
 pub use engine::{Attach, CreateOptions, Engine, Started};
 pub use error::{EngineError, Kind, Result};

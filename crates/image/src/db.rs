@@ -18,7 +18,7 @@ pub struct DbError {
 
 /// Bump with every change to [`SCHEMA`] (whose statements must stay idempotent), so that
 /// existing databases get it on their next open.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS images (
@@ -64,6 +64,31 @@ CREATE TABLE IF NOT EXISTS containers (
 CREATE TABLE IF NOT EXISTS volumes (
     name TEXT PRIMARY KEY,            -- claimed by the insert: concurrent creates can't both win
     data TEXT NOT NULL DEFAULT '{}'   -- driver, labels, options, created, populated (JSON)
+);
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,              -- 64 hex, like Docker's
+    name TEXT UNIQUE NOT NULL,
+    data TEXT NOT NULL                -- the Network record (JSON)
+);
+CREATE TABLE IF NOT EXISTS endpoints (  -- a running container's attachment to a network
+    network TEXT NOT NULL,            -- network id
+    ip TEXT NOT NULL,                 -- the container's IPv4 address in it (the IPAM lease)
+    container TEXT NOT NULL,          -- container id
+    mac TEXT NOT NULL,
+    endpoint TEXT NOT NULL,           -- 64 hex endpoint id
+    aliases TEXT NOT NULL DEFAULT '[]', -- JSON array: --network-alias values, for DNS
+    PRIMARY KEY (network, ip)
+);
+CREATE INDEX IF NOT EXISTS endpoints_container ON endpoints(container);
+CREATE TABLE IF NOT EXISTS ports (    -- published ports of running containers
+    host_ip TEXT NOT NULL,            -- '' for all addresses
+    host_port INTEGER NOT NULL,
+    proto TEXT NOT NULL,              -- tcp or udp
+    container TEXT NOT NULL,
+    network TEXT NOT NULL,            -- network id the container_ip is on
+    container_ip TEXT NOT NULL,
+    container_port INTEGER NOT NULL,
+    PRIMARY KEY (host_ip, host_port, proto)
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";

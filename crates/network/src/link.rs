@@ -484,6 +484,68 @@ impl Netlink {
         Ok(out)
     }
 
+    /// Every IPv4 address of this namespace, on any link (loopback included), as the
+    /// subnets they sit in: what a new network's subnet must not overlap.
+    pub fn all_addresses(&mut self) -> Result<Vec<Subnet>> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        let replies = self.request(
+            RouteNetlinkMessage::GetAddress(msg),
+            netlink_packet_core::NLM_F_DUMP,
+            "list addresses",
+            "(all links)",
+        )?;
+        let mut out = Vec::new();
+        for r in replies {
+            let RouteNetlinkMessage::NewAddress(a) = r else {
+                continue;
+            };
+            for attr in &a.attributes {
+                if let AddressAttribute::Local(std::net::IpAddr::V4(ip)) = attr {
+                    out.push(Subnet::containing(*ip, a.header.prefix_len)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The destinations of the IPv4 routes of the main table, default routes left out:
+    /// the networks this namespace already reaches some other way.
+    pub fn routes(&mut self) -> Result<Vec<Subnet>> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet;
+        let replies = self.request(
+            RouteNetlinkMessage::GetRoute(msg),
+            netlink_packet_core::NLM_F_DUMP,
+            "list routes",
+            "(main table)",
+        )?;
+        let mut out = Vec::new();
+        for r in replies {
+            let RouteNetlinkMessage::NewRoute(route) = r else {
+                continue;
+            };
+            let table = route
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    RouteAttribute::Table(t) => Some(*t),
+                    _ => None,
+                })
+                .unwrap_or(u32::from(route.header.table));
+            let prefix = route.header.destination_prefix_length;
+            if table != u32::from(RouteHeader::RT_TABLE_MAIN) || prefix == 0 {
+                continue;
+            }
+            for attr in &route.attributes {
+                if let RouteAttribute::Destination(RouteAddress::Inet(ip)) = attr {
+                    out.push(Subnet::containing(*ip, prefix)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Adds the default route via `gateway` (out of `dev` when given). An identical route
     /// already there is left as it is.
     pub fn add_default_route(&mut self, gateway: Ipv4Addr, dev: Option<&str>) -> Result<()> {

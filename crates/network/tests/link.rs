@@ -386,3 +386,34 @@ fn connect_plugs_a_container_in_and_cleans_up_on_failure() {
         },
     );
 }
+
+#[test]
+fn dumps_routes_and_addresses() {
+    isolated("dumps_routes_and_addresses", || {
+        let mut nl = Netlink::open().unwrap();
+        nl.set_up("lo").unwrap();
+        nl.create_bridge("br-dump").unwrap();
+        nl.add_address("br-dump", Ipv4Addr::new(10, 89, 3, 1), 24)
+            .unwrap();
+        nl.set_up("br-dump").unwrap();
+        nl.add_default_route(Ipv4Addr::new(10, 89, 3, 254), Some("br-dump"))
+            .unwrap();
+        let net = Subnet::parse("10.89.3.0/24").unwrap();
+        let routes = nl.routes().unwrap();
+        assert!(routes.contains(&net), "{routes:?}");
+        // The default route is left out; the local table's routes too.
+        assert!(routes.iter().all(|r| r.prefix() > 0), "{routes:?}");
+        assert!(
+            !routes.contains(&Subnet::parse("127.0.0.0/8").unwrap()),
+            "{routes:?}"
+        );
+        let addrs = nl.all_addresses().unwrap();
+        assert!(addrs.contains(&net), "{addrs:?}");
+        assert!(
+            addrs.contains(&Subnet::parse("127.0.0.0/8").unwrap()),
+            "{addrs:?}"
+        );
+        nl.delete_link("br-dump").unwrap();
+        assert!(!nl.routes().unwrap().contains(&net));
+    });
+}

@@ -230,3 +230,4 @@ pub fn status(e: &Env, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+pub mod netns;
