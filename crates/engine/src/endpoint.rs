@@ -476,4 +476,3 @@ mod tests {
         assert_eq!(parse_mac("02:42"), None);
     }
 }
-
