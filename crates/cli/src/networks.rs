@@ -1,5 +1,4 @@
-//! `berth network`: create, ls, inspect, rm, prune (connect and disconnect live with the
-//! container commands).
+//! `berth network`: create, ls, inspect, rm, prune, connect and disconnect.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,7 +16,9 @@ pub const USAGE: &str = "Usage:  berth network COMMAND
 Manage networks
 
 Commands:
+  connect     Connect a container to a network
   create      Create a network
+  disconnect  Disconnect a container from a network
   inspect     Display detailed information on one or more networks
   ls          List networks
   prune       Remove all unused networks
@@ -74,6 +75,24 @@ Aliases:
 
 Options:
   -f, --force   Do not error if the network does not exist
+";
+
+const CONNECT_USAGE: &str = "Usage:  berth network connect [OPTIONS] NETWORK CONTAINER
+
+Connect a container to a network
+
+Options:
+      --alias strings           Add network-scoped alias for the container
+      --ip string               IPv4 address (e.g., \"172.30.100.104\")
+      --link list               Add link to another container
+";
+
+const DISCONNECT_USAGE: &str = "Usage:  berth network disconnect [OPTIONS] NETWORK CONTAINER
+
+Disconnect a container from a network
+
+Options:
+  -f, --force   Force the container to disconnect from a network
 ";
 
 const PRUNE_USAGE: &str = "Usage:  berth network prune [OPTIONS]
@@ -133,6 +152,8 @@ pub fn dispatch(g: &Globals, argv: &[String]) -> Result<()> {
         "inspect" => inspect(g, tail),
         "rm" | "remove" => rm(g, tail),
         "prune" => prune(g, tail),
+        "connect" => connect(g, tail),
+        "disconnect" => disconnect(g, tail),
         "--help" | "-h" | "help" => {
             print!("{USAGE}");
             Ok(())
@@ -383,6 +404,51 @@ fn inspect(g: &Globals, argv: &[String]) -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+fn connect(g: &Globals, argv: &[String]) -> Result<()> {
+    let cmd = "network connect";
+    let m = parse(
+        cmd,
+        &[opt("alias", None), opt("ip", None), opt("link", None)],
+        argv,
+        CONNECT_USAGE,
+    )?;
+    let [net, container] = m.args.as_slice() else {
+        return Err(Failure::usage(
+            cmd,
+            "\"berth network connect\" requires exactly 2 arguments.",
+        ));
+    };
+    let req = berth_engine::endpoint::EndpointRequest {
+        ipv4_address: m.get("ip").unwrap_or_default().to_string(),
+        aliases: m.all("alias"),
+        links: m.all("link"),
+        ..Default::default()
+    };
+    let mut engine = open(g);
+    or_exit(engine.network_connect(net, container, req));
+    Ok(())
+}
+
+fn disconnect(g: &Globals, argv: &[String]) -> Result<()> {
+    let cmd = "network disconnect";
+    let m = parse(cmd, &[flag("force", Some('f'))], argv, DISCONNECT_USAGE)?;
+    let [net, container] = m.args.as_slice() else {
+        return Err(Failure::usage(
+            cmd,
+            "\"berth network disconnect\" requires exactly 2 arguments.",
+        ));
+    };
+    let mut engine = open(g);
+    match engine.network_disconnect(net, container) {
+        // -f: a container gone, or no longer there, is disconnected enough.
+        Err(e) if m.on("force") && e.kind() == Kind::NotFound => Ok(()),
+        r => {
+            or_exit(r);
+            Ok(())
+        }
+    }
 }
 
 fn rm(g: &Globals, argv: &[String]) -> Result<()> {

@@ -454,3 +454,92 @@ fn user_networks_and_shared_stacks() {
         assert_released(&e);
     });
 }
+
+#[test]
+fn connect_and_disconnect_running_and_stopped() {
+    isolated("connect_and_disconnect_running_and_stopped", || {
+        let e = with_busybox();
+        e.ok(&["network", "create", "--subnet", "10.67.7.0/24", "n7"]);
+        e.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "c",
+            "--network",
+            "bridge",
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+        e.ok(&[
+            "network",
+            "connect",
+            "--ip",
+            "10.67.7.20",
+            "--alias",
+            "cee",
+            "n7",
+            "c",
+        ]);
+        let addrs = e.ok(&["exec", "c", "ip", "-4", "-o", "addr"]);
+        assert!(
+            addrs.contains("eth0") && addrs.contains("inet 10.66."),
+            "{addrs}"
+        );
+        assert!(
+            addrs.contains("eth1") && addrs.contains("inet 10.67.7.20/24"),
+            "{addrs}"
+        );
+        let nets = &inspect(&e, "c")["NetworkSettings"]["Networks"];
+        assert_eq!(nets["n7"]["IPAddress"], "10.67.7.20");
+        assert_eq!(nets["n7"]["Aliases"][0], "cee");
+        assert!(nets["bridge"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.66."));
+        let reach = e.berth(&[
+            "run",
+            "--rm",
+            "--network",
+            "n7",
+            "busybox",
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "2",
+            "10.67.7.20",
+        ]);
+        assert!(reach.status.success(), "{reach:?}");
+        let (code, _, err) = common::status(&e, &["network", "connect", "n7", "c"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("already exists in network n7"), "{err}");
+        e.ok(&["network", "disconnect", "n7", "c"]);
+        let addrs = e.ok(&["exec", "c", "ip", "-4", "-o", "addr"]);
+        assert!(!addrs.contains("10.67.7."), "{addrs}");
+        let (code, _, err) = common::status(&e, &["network", "disconnect", "n7", "c"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("is not connected to network n7"), "{err}");
+        e.ok(&["network", "rm", "n7"]);
+        // A stopped container gets the network at its next start.
+        e.ok(&["network", "create", "--subnet", "10.67.8.0/24", "n8"]);
+        e.ok(&[
+            "create",
+            "--name",
+            "s",
+            "--network",
+            "bridge",
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+        e.ok(&["network", "connect", "n8", "s"]);
+        e.ok(&["start", "s"]);
+        let addrs = e.ok(&["exec", "s", "ip", "-4", "-o", "addr"]);
+        assert!(addrs.contains("inet 10.67.8."), "{addrs}");
+        e.ok(&["rm", "-f", "c", "s"]);
+        e.ok(&["network", "rm", "n8"]);
+        assert_released(&e);
+        assert_eq!(links_with_prefix("vet"), Vec::<String>::new());
+    });
+}

@@ -135,6 +135,8 @@ pub struct HostConfig {
     pub log_max_file: u32,
     /// What it asked for on its network: address, aliases, published ports, links.
     pub endpoint: crate::endpoint::EndpointRequest,
+    /// Networks `network connect` added, by name, with what was asked for on each.
+    pub extra_networks: BTreeMap<String, crate::endpoint::EndpointRequest>,
 }
 
 /// What happened to it (Docker's `State`).

@@ -35,6 +35,9 @@ pub struct EndpointSettings {
     pub gateway: String,
     pub mac: String,
     pub aliases: Vec<String>,
+    /// Its name in the container (`eth0`) and on the host.
+    pub interface: String,
+    pub host_veth: String,
 }
 
 /// What a container asked for on its network (`--ip`, `--mac-address`, `--network-alias`,
@@ -120,27 +123,97 @@ pub(crate) fn validate(c: &Container) -> Result<()> {
     Ok(())
 }
 
-/// The host's end of a container's veth pair: 15 characters at most, as interface names are.
-fn host_veth(id: &str) -> String {
-    format!("veth{}", id.get(..11).unwrap_or(id))
+/// The host's end of a container's veth pair for its `n`th network: 15 characters at most,
+/// as interface names are; the first network's keeps the name it has always had.
+fn host_veth(id: &str, n: usize) -> String {
+    if n == 0 {
+        format!("veth{}", id.get(..11).unwrap_or(id))
+    } else {
+        format!("vet{}{n}", id.get(..10).unwrap_or(id))
+    }
 }
 
 fn net_err(e: berth_network::NetworkError) -> EngineError {
     EngineError::Network(e)
 }
 
+/// The ports a container publishes: `-p`'s, and with `-P` its exposed ports on ephemeral
+/// host ports.
+fn bindings(c: &Container) -> Vec<PortBinding> {
+    let req = &c.host_config.endpoint;
+    let mut bindings = req.port_bindings.clone();
+    if req.publish_all {
+        for key in c.config.exposed_ports.keys() {
+            if let Some((port, proto)) = ports::parse_exposed(key) {
+                let bound = bindings
+                    .iter()
+                    .any(|b| b.container_port == port && b.proto == proto);
+                if !bound {
+                    bindings.push(PortBinding {
+                        host_ip: String::new(),
+                        host_port: 0,
+                        container_port: port,
+                        proto,
+                    });
+                }
+            }
+        }
+    }
+    bindings
+}
+
+/// The networks a container is to be on, in order: the one its mode names, then those
+/// `network connect` added.
+fn wanted(c: &Container) -> Vec<(String, EndpointRequest, bool)> {
+    let mut out = Vec::new();
+    if let Some(name) = network_name(&c.host_config.network_mode) {
+        out.push((name.to_string(), c.host_config.endpoint.clone(), true));
+    }
+    for (name, req) in &c.host_config.extra_networks {
+        out.push((name.clone(), req.clone(), false));
+    }
+    out
+}
+
 impl Engine {
     /// In the monitor, between the runtime's create and start: the container's first process
     /// exists in its own network namespace and waits. Leaves nothing behind on failure.
     pub(crate) fn connect_networks(&mut self, c: &Container, pid: i32) -> Result<NetworkSettings> {
-        let Some(name) = network_name(&c.host_config.network_mode) else {
-            return Ok(NetworkSettings::default());
-        };
-        let net = self.network_find(name)?;
-        if net.driver != "bridge" {
-            return Ok(NetworkSettings::default());
+        let mut settings = NetworkSettings::default();
+        for (n, (name, req, primary)) in wanted(c).into_iter().enumerate() {
+            match self.connect_one(c, pid, &name, &req, primary, n) {
+                Ok(Some((net, ep, published))) => {
+                    settings.networks.insert(net, ep);
+                    if primary {
+                        settings.ports = published;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.disconnect_networks(c);
+                    return Err(e);
+                }
+            }
         }
-        let req = &c.host_config.endpoint;
+        Ok(settings)
+    }
+
+    /// Connects a container whose init is `pid` to network `name` as its `n`th interface
+    /// (`ethN`); the primary network also gets its published ports. None for a network that
+    /// has no addresses to give (host, none). On failure, what this call took is released.
+    fn connect_one(
+        &mut self,
+        c: &Container,
+        pid: i32,
+        name: &str,
+        req: &EndpointRequest,
+        primary: bool,
+        n: usize,
+    ) -> Result<Option<(String, EndpointSettings, Vec<Published>)>> {
+        let net = self.network_find(name)?;
+        if !net.is_bridge() {
+            return Ok(None);
+        }
         let requested = match req.ipv4_address.as_str() {
             "" => None,
             ip => Some(
@@ -148,24 +221,7 @@ impl Engine {
                     .map_err(|_| EngineError::Invalid(format!("invalid IPv4 address: {ip}")))?,
             ),
         };
-        let mut bindings = req.port_bindings.clone();
-        if req.publish_all {
-            for key in c.config.exposed_ports.keys() {
-                if let Some((port, proto)) = ports::parse_exposed(key) {
-                    let bound = bindings
-                        .iter()
-                        .any(|b| b.container_port == port && b.proto == proto);
-                    if !bound {
-                        bindings.push(PortBinding {
-                            host_ip: String::new(),
-                            host_port: 0,
-                            container_port: port,
-                            proto,
-                        });
-                    }
-                }
-            }
-        }
+        let bindings = if primary { bindings(c) } else { Vec::new() };
         // A bridge made here (berth0 on first use, any after a reboot) needs its rules.
         let fresh = !berth_network::link::Netlink::open()
             .and_then(|mut nl| nl.link_exists(&net.bridge))
@@ -177,14 +233,27 @@ impl Engine {
             let published = ports::publish(tx, &id, &net.id, row.ip, &bindings)?;
             Ok::<_, EngineError>((row, published))
         })?;
-        let plugged = self.plug(c, pid, &net, &row, &published, fresh);
+        let ifname = format!("eth{n}");
+        let veth = host_veth(&c.id, n);
+        let plugged = self.plug(c, pid, &net, &row, &published, fresh, &ifname, &veth, req);
         if let Err(e) = plugged {
-            self.disconnect_networks(c);
+            let _ = self.store.db.write(|tx| {
+                network::release_from(tx, &id, &net.id)?;
+                if primary {
+                    ports::unpublish(tx, &id)?;
+                }
+                Ok::<_, EngineError>(())
+            });
+            if let Ok(mut nl) = berth_network::link::Netlink::open() {
+                let _ = nl.delete_link(&veth);
+            }
+            if !published.is_empty() {
+                let _ = network::apply_firewall(&self.store);
+            }
             return Err(e);
         }
-        let subnet = berth_network::ipam::Subnet::parse(&net.subnet).map_err(net_err)?;
-        let mut settings = NetworkSettings::default();
-        settings.networks.insert(
+        let subnet = net.subnet()?;
+        Ok(Some((
             net.name.clone(),
             EndpointSettings {
                 network_id: net.id.clone(),
@@ -194,14 +263,16 @@ impl Engine {
                 gateway: net.gateway.clone(),
                 mac: row.mac.clone(),
                 aliases: req.aliases.clone(),
+                interface: ifname,
+                host_veth: veth,
             },
-        );
-        settings.ports = published;
-        Ok(settings)
+            published,
+        )))
     }
 
     /// The kernel's half of connecting: the veth pair, the firewall for published ports,
-    /// and the container's own name in its `/etc/hosts`.
+    /// and the container's names (its own, its links') in its `/etc/hosts`.
+    #[allow(clippy::too_many_arguments)]
     fn plug(
         &mut self,
         c: &Container,
@@ -210,29 +281,32 @@ impl Engine {
         row: &network::EndpointRow,
         published: &[Published],
         fresh_bridge: bool,
+        ifname: &str,
+        veth: &str,
+        req: &EndpointRequest,
     ) -> Result<()> {
-        let subnet = berth_network::ipam::Subnet::parse(&net.subnet).map_err(net_err)?;
-        let gateway: Ipv4Addr = net
-            .gateway
-            .parse()
-            .map_err(|_| EngineError::Invalid(format!("bad gateway {:?}", net.gateway)))?;
-        let mac = parse_mac(&row.mac);
+        let subnet = net.subnet()?;
+        let gateway = net.gateway()?;
+        let mac = match req.mac_address.as_str() {
+            "" => parse_mac(&row.mac),
+            m => parse_mac(m),
+        };
         let netns = berth_network::netns::open(pid as u32).map_err(net_err)?;
-        let veth = host_veth(&c.id);
         let mut nl = berth_network::link::Netlink::open().map_err(net_err)?;
         // A veth of a dead monitor's container with this name is in the way.
-        let _ = nl.delete_link(&veth);
+        let _ = nl.delete_link(veth);
         berth_network::link::connect(
             &mut nl,
             &berth_network::link::Endpoint {
                 bridge: &net.bridge,
-                host_veth: &veth,
+                host_veth: veth,
                 netns: netns.as_fd(),
                 link: berth_network::link::ContainerLink {
-                    name: "eth0",
+                    name: ifname,
                     address: row.ip,
                     subnet,
-                    gateway: (!net.internal).then_some(gateway),
+                    // One default route: through the first network's gateway.
+                    gateway: (!net.internal && ifname == "eth0").then_some(gateway),
                 },
                 mac,
                 mtu: None,
@@ -245,7 +319,7 @@ impl Engine {
         let mut lines = vec![format!("{}\t{}", row.ip, c.config.hostname)];
         // `--link NAME:ALIAS`: the other container's address under both names, as Docker
         // writes them (the target must be running, on this network).
-        for l in &c.host_config.endpoint.links {
+        for l in &req.links {
             let (name, alias) = l.split_once(':').unwrap_or((l, l));
             let other = self.refresh(name)?;
             let ip = other
@@ -290,11 +364,12 @@ impl Engine {
     }
 
     /// Releases what [`Engine::connect_networks`] took: the addresses and published ports
-    /// (one transaction), the firewall rules, the host's veth. Carries on past each failure:
-    /// a container that stopped must not keep an address for lack of a veth to delete.
+    /// (one transaction), the firewall rules, the host's veths. Carries on past each
+    /// failure: a container that stopped must not keep an address for lack of a veth to
+    /// delete.
     pub(crate) fn disconnect_networks(&mut self, c: &Container) {
         // Nothing to release, and no transaction to pay for, without a network of its own.
-        if network_name(&c.host_config.network_mode).is_none() {
+        if wanted(c).is_empty() && c.state.network.networks.is_empty() {
             return;
         }
         let id = c.id.as_str();
@@ -313,9 +388,115 @@ impl Engine {
             // Gone with the container's namespace as a rule; not when something else
             // holds the namespace open.
             if let Ok(mut nl) = berth_network::link::Netlink::open() {
-                let _ = nl.delete_link(&host_veth(id));
+                for n in 0..rows.len().max(c.state.network.networks.len()) {
+                    let _ = nl.delete_link(&host_veth(id, n));
+                }
+                for e in c.state.network.networks.values() {
+                    if !e.host_veth.is_empty() {
+                        let _ = nl.delete_link(&e.host_veth);
+                    }
+                }
             }
         }
+    }
+
+    /// `docker network connect`: a running container gets its new interface at once; a
+    /// stopped one, at its next start.
+    pub fn network_connect(
+        &mut self,
+        network: &str,
+        container: &str,
+        req: EndpointRequest,
+    ) -> Result<()> {
+        let c = self.refresh(container)?;
+        let net = self.network_find(network)?;
+        let mode = c.host_config.network_mode.as_str();
+        if mode == "host" || mode.starts_with("container:") || !net.is_bridge() {
+            return Err(EngineError::Conflict(
+                "container sharing network namespace with another container or host cannot be connected to any other network".into(),
+            ));
+        }
+        if network_name(mode) == Some(net.name.as_str())
+            || c.host_config.extra_networks.contains_key(&net.name)
+        {
+            return Err(EngineError::Conflict(format!(
+                "endpoint with name {} already exists in network {}",
+                c.name, net.name
+            )));
+        }
+        if !req.ipv4_address.is_empty() && net.predefined {
+            return Err(EngineError::Invalid(
+                "user specified IP address is supported on user defined networks only".into(),
+            ));
+        }
+        let running = c.state.status == crate::container::Status::Running && c.state.pid > 0;
+        let mut ep = None;
+        if running {
+            let used: std::collections::HashSet<String> = c
+                .state
+                .network
+                .networks
+                .values()
+                .map(|e| e.interface.clone())
+                .collect();
+            let n = (0..64)
+                .find(|n| !used.contains(&format!("eth{n}")))
+                .unwrap_or(64);
+            ep = self.connect_one(&c, c.state.pid, &net.name, &req, false, n)?;
+        }
+        let name = net.name.clone();
+        crate::container::update(&mut self.store, &c.id, |r| {
+            r.host_config.extra_networks.insert(name.clone(), req);
+            if let Some((net, e, _)) = ep {
+                r.state.network.networks.insert(net, e);
+            }
+        })?;
+        Ok(())
+    }
+
+    /// `docker network disconnect`: the container leaves the network now if it runs, and
+    /// for good.
+    pub fn network_disconnect(&mut self, network: &str, container: &str) -> Result<()> {
+        let c = self.refresh(container)?;
+        let net = self.network_find(network)?;
+        let primary = network_name(&c.host_config.network_mode) == Some(net.name.as_str());
+        if !primary && !c.host_config.extra_networks.contains_key(&net.name) {
+            return Err(EngineError::Invalid(format!(
+                "container {} is not connected to network {}",
+                c.id, net.name
+            )));
+        }
+        let ep = c.state.network.networks.get(&net.name).cloned();
+        if ep.is_some() {
+            let id = c.id.clone();
+            let net_id = net.id.clone();
+            let had_ports = self.store.db.write(|tx| {
+                network::release_from(tx, &id, &net_id)?;
+                let mut had = false;
+                if primary {
+                    had = ports::unpublish(tx, &id)?;
+                }
+                Ok::<_, EngineError>(had)
+            })?;
+            if let (Some(e), Ok(mut nl)) = (&ep, berth_network::link::Netlink::open()) {
+                let _ = nl.delete_link(&e.host_veth);
+            }
+            if had_ports {
+                network::apply_firewall(&self.store)?;
+            }
+        }
+        let name = net.name.clone();
+        crate::container::update(&mut self.store, &c.id, |r| {
+            r.state.network.networks.remove(&name);
+            if primary {
+                // Docker's container keeps its mode but no longer has the network.
+                r.host_config.network_mode = "none".into();
+                r.state.network.ports.clear();
+            } else {
+                r.host_config.extra_networks.remove(&name);
+            }
+        })?;
+        Ok(())
     }
 }
 
@@ -468,7 +649,9 @@ mod tests {
         assert_eq!(network_name("host"), None);
         assert_eq!(network_name("container:x"), None);
         assert_eq!(network_name("mynet"), Some("mynet"));
-        assert_eq!(host_veth(&"a".repeat(64)).len(), 15);
+        assert_eq!(host_veth(&"a".repeat(64), 0).len(), 15);
+        assert_eq!(host_veth(&"a".repeat(64), 9).len(), 14);
+        assert_eq!(host_veth(&"a".repeat(64), 63).len(), 15);
         assert_eq!(
             parse_mac("02:42:0a:42:00:02"),
             Some([2, 0x42, 10, 0x42, 0, 2])

@@ -512,6 +512,29 @@ pub fn release(tx: &rusqlite::Transaction<'_>, container: &str) -> Result<Vec<En
     Ok(rows)
 }
 
+/// [`release`] of a container's endpoint on one network only (`network disconnect`).
+pub fn release_from(
+    tx: &rusqlite::Transaction<'_>,
+    container: &str,
+    network: &str,
+) -> Result<Vec<EndpointRow>> {
+    let rows: Vec<EndpointRow> = read_endpoints(
+        tx,
+        "SELECT network, ip, container, mac, endpoint, aliases, '' FROM endpoints
+         WHERE container = ?1 ORDER BY rowid",
+        container,
+    )?
+    .into_iter()
+    .filter(|r| r.network == network)
+    .collect();
+    tx.execute(
+        "DELETE FROM endpoints WHERE container = ?1 AND network = ?2",
+        [container, network],
+    )
+    .map_err(db_err)?;
+    Ok(rows)
+}
+
 /// Docker's `--filter until=`: a Go duration before now (`24h`, `1h30m`, `90s`), an RFC 3339
 /// time, or unix seconds. Returns unix seconds.
 fn parse_until(v: &str) -> Option<i64> {
