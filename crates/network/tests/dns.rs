@@ -417,6 +417,27 @@ fn tcp_queries_one_or_several_per_connection() {
     std::thread::sleep(Duration::from_millis(30));
     s.write_all(&q[5..]).unwrap();
     assert_eq!(tcp_read(&mut s).header.id, 44);
+    // A client that half-closes after its query still gets the (late) answer.
+    let mut s = TcpStream::connect(srv.at(NET1)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let q = query(45, "slow.example", TYPE_A);
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    s.write_all(&framed).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let r = tcp_read(&mut s);
+    assert_eq!((r.header.id, r.header.rcode), (45, RCODE_SERVFAIL));
+    assert_eq!(
+        s.read(&mut [0u8; 16]).unwrap(),
+        0,
+        "closed after the answer"
+    );
+    // One that goes away before its answer does not disturb the others.
+    let mut s = TcpStream::connect(srv.at(NET1)).unwrap();
+    s.write_all(&framed).unwrap();
+    drop(s);
+    let r = udp(srv.at(NET1), 46, "web", TYPE_A);
+    assert_eq!(r.answers.len(), 1);
 }
 
 #[test]

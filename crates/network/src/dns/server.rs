@@ -82,6 +82,8 @@ pub struct Server {
     forward_timeout: Duration,
     /// Forwarding sockets, IPv4 and IPv6, made when first needed.
     forwarders: [Option<UdpSocket>; 2],
+    /// Their ports, to recognise our own queries should they come back to us.
+    forwarder_ports: [u16; 2],
     random: Random,
     buf: Vec<u8>,
 }
@@ -99,6 +101,7 @@ impl Server {
             upstreams: Vec::new(),
             forward_timeout: FORWARD_TIMEOUT,
             forwarders: [None, None],
+            forwarder_ports: [0; 2],
             random: Random::default(),
             buf: vec![0; usize::from(u16::MAX)],
         };
@@ -188,19 +191,19 @@ impl Server {
             wait = wait.min(d.saturating_duration_since(now));
         }
         let ready = self.poll(wait)?;
-        for slot in ready {
+        for (slot, events) in ready {
             match slot {
                 Slot::Udp(i) => self.read_udp(i, records),
                 Slot::Listener(i) => self.accept(i),
                 Slot::Forward(i) => self.read_upstream(i),
-                Slot::Conn(token) => self.serve_conn(token, records),
+                Slot::Conn(token) => self.serve_conn(token, events, records),
             }
         }
         self.expire(Instant::now());
         Ok(())
     }
 
-    fn poll(&self, wait: Duration) -> Result<Vec<Slot>> {
+    fn poll(&self, wait: Duration) -> Result<Vec<(Slot, PollFlags)>> {
         let mut slots = Vec::new();
         let mut fds = Vec::new();
         let input = PollFlags::POLLIN;
@@ -237,8 +240,7 @@ impl Server {
         Ok(slots
             .into_iter()
             .zip(&fds)
-            .filter(|(_, fd)| fd.revents().is_some_and(|r| !r.is_empty()))
-            .map(|(s, _)| s)
+            .filter_map(|(s, fd)| fd.revents().filter(|r| !r.is_empty()).map(|r| (s, r)))
             .collect())
     }
 
@@ -275,12 +277,7 @@ impl Server {
                 .endpoints
                 .iter()
                 .any(|e| IpAddr::V4(e.addr) == peer.ip());
-        local
-            && self
-                .forwarders
-                .iter()
-                .flatten()
-                .any(|f| f.local_addr().is_ok_and(|a| a.port() == peer.port()))
+        local && self.forwarder_ports.contains(&peer.port())
     }
 
     fn accept(&mut self, i: usize) {
@@ -317,19 +314,28 @@ impl Server {
         }
     }
 
-    fn serve_conn(&mut self, token: u64, records: &dyn Records) {
+    fn serve_conn(&mut self, token: u64, events: PollFlags, records: &dyn Records) {
         let Some(i) = self.conns.iter().position(|c| c.token == token) else {
             return;
         };
         let mut messages = Vec::new();
         {
             let c = &mut self.conns[i];
+            if events.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+                // Reset or closed both ways: no reply can reach the client.
+                c.broken = true;
+            }
             let mut chunk = [0u8; 4096];
-            // Read what is there, at most one whole message (and a chunk) ahead.
-            while !c.eof && !c.broken && c.input.len() <= 2 + usize::from(u16::MAX) {
+            // Read what is there, but at most 64 KiB per call, so a client that keeps
+            // writing cannot keep the server to itself.
+            let mut budget = usize::from(u16::MAX);
+            while !c.eof && !c.broken && budget > 0 {
                 match c.stream.read(&mut chunk) {
                     Ok(0) => c.eof = true,
-                    Ok(n) => c.input.extend_from_slice(&chunk[..n]),
+                    Ok(n) => {
+                        budget = budget.saturating_sub(n);
+                        c.input.extend_from_slice(&chunk[..n]);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => c.broken = true,
@@ -467,6 +473,7 @@ impl Server {
                 if s.set_nonblocking(true).is_err() {
                     continue;
                 }
+                self.forwarder_ports[family] = s.local_addr().map(|a| a.port()).unwrap_or(0);
                 self.forwarders[family] = Some(s);
             }
             let Some(s) = &self.forwarders[family] else {
