@@ -101,6 +101,16 @@ pub enum NetworkError {
         status: String,
         stderr: String,
     },
+
+    #[error("binding the name server to {addr} ({proto}): {source}")]
+    DnsBind {
+        addr: std::net::SocketAddr,
+        proto: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("waiting on the name server's sockets: {0}")]
+    DnsPoll(#[source] io::Error),
 }
 
 pub type Result<T, E = NetworkError> = std::result::Result<T, E>;
