@@ -172,6 +172,10 @@ fn run(argv: Vec<String>) -> Result<()> {
             &argv[2],
         ));
     }
+    // The name server of user networks (started by monitors, never by hand).
+    if argv.first().map(String::as_str) == Some("__dns") && argv.len() == 2 {
+        std::process::exit(berth_engine::dns::serve(std::path::Path::new(&argv[1])));
+    }
     let (global, rest) = split_globals(&argv);
     let g = args::parse(GLOBAL, &global, true).map_err(|e| Failure::usage("", e))?;
     if g.on("version") {

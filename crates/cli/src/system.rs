@@ -427,6 +427,22 @@ pub fn system_prune(g: &Globals, argv: &[String]) -> Result<()> {
         }
         let _ = writeln!(out);
     }
+    // Then networks no running container is on, as Docker's does. A host without nft
+    // can't remove a bridge's rules: that is no reason to stop the rest.
+    let net_filters: Vec<String> = m
+        .all("filter")
+        .into_iter()
+        .filter(|f| f.starts_with("until=") || f.starts_with("label"))
+        .collect();
+    if let Ok(nets) = engine.network_prune(&net_filters) {
+        if !nets.is_empty() {
+            let _ = writeln!(out, "Deleted Networks:");
+            for n in &nets {
+                let _ = writeln!(out, "{n}");
+            }
+            let _ = writeln!(out);
+        }
+    }
     if m.on("volumes") {
         // Docker (API 1.42 on) prunes only anonymous volumes here, even with `-a` (which is
         // about images); named ones need `volume prune -a`.

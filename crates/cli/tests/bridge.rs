@@ -543,3 +543,117 @@ fn connect_and_disconnect_running_and_stopped() {
         assert_eq!(links_with_prefix("vet"), Vec::<String>::new());
     });
 }
+
+#[test]
+fn names_resolve_on_user_networks_only() {
+    isolated("names_resolve_on_user_networks_only", || {
+        let e = with_busybox();
+        e.ok(&["network", "create", "--subnet", "10.67.11.0/24", "front"]);
+        e.ok(&["network", "create", "--subnet", "10.67.12.0/24", "back"]);
+        let web = e
+            .ok(&[
+                "run",
+                "-d",
+                "--name",
+                "web",
+                "--network",
+                "front",
+                "--network-alias",
+                "www",
+                "busybox",
+                "httpd",
+                "-f",
+                "-p",
+                "80",
+                "-h",
+                "/etc",
+            ])
+            .trim()
+            .to_string();
+        let conf = e.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "front",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ]);
+        assert!(conf.contains("nameserver 10.67.11.1"), "{conf}");
+        // By name, by alias, by short ID: the same address; and the service answers.
+        for name in ["web", "WWW", &web[..12]] {
+            let out = e.ok(&[
+                "run",
+                "--rm",
+                "--network",
+                "front",
+                "busybox",
+                "nslookup",
+                name,
+            ]);
+            let ip = inspect(&e, "web")["NetworkSettings"]["Networks"]["front"]["IPAddress"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(out.contains(&format!("Address: {ip}")), "{name}: {out}");
+        }
+        let body = e.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "front",
+            "busybox",
+            "sh",
+            "-c",
+            "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 2 www 80 | tail -n 1",
+        ]);
+        assert_eq!(body.trim(), &web[..12]);
+        // Another network doesn't know it; a container that comes later is found at once,
+        // one that went is gone.
+        let other = e.berth(&[
+            "run",
+            "--rm",
+            "--network",
+            "back",
+            "busybox",
+            "nslookup",
+            "web",
+        ]);
+        assert!(!other.status.success(), "back resolved web");
+        e.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "late",
+            "--network",
+            "front",
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+        let late = e.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "front",
+            "busybox",
+            "nslookup",
+            "late",
+        ]);
+        assert!(late.contains("Address: 10.67.11."), "{late}");
+        e.ok(&["rm", "-f", "late"]);
+        let gone = e.berth(&[
+            "run",
+            "--rm",
+            "--network",
+            "front",
+            "busybox",
+            "nslookup",
+            "late",
+        ]);
+        assert!(!gone.status.success(), "a removed container still resolves");
+        e.ok(&["rm", "-f", "web"]);
+        e.ok(&["network", "rm", "front", "back"]);
+        assert_released(&e);
+    });
+}

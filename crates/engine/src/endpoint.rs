@@ -316,6 +316,22 @@ impl Engine {
         if fresh_bridge || !published.is_empty() {
             network::apply_firewall(&self.store)?;
         }
+        if !net.predefined {
+            // A user network resolves its containers' names: through its name server, at
+            // the gateway, when this is the container's first network.
+            let exe = berth_sys::exe::protected_path()
+                .ok()
+                .flatten()
+                .or_else(|| std::env::current_exe().ok());
+            if let Some(exe) = exe {
+                self.ensure_dns(&exe, gateway)?;
+            }
+            if ifname == "eth0" {
+                let path = self.container_dir(&c.id).join("resolv.conf");
+                let body = crate::engine::resolv_conf_via(&c.host_config, Some(&net.gateway));
+                std::fs::write(&path, body).map_err(EngineError::io(&path))?;
+            }
+        }
         let mut lines = vec![format!("{}\t{}", row.ip, c.config.hostname)];
         // `--link NAME:ALIAS`: the other container's address under both names, as Docker
         // writes them (the target must be running, on this network).

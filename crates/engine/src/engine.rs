@@ -989,6 +989,20 @@ pub(crate) fn mount_rootfs(
 /// rule); with none left, Google's public resolvers, as Docker does.
 /// `--dns`, `--dns-search` and `--dns-option` replace the host's lines of their kind.
 fn resolv_conf(h: &HostConfig) -> String {
+    resolv_conf_via(h, None)
+}
+
+/// The container's resolv.conf: the host's (or `--dns`'s) servers, or with `server` (the
+/// name server of its user network) that one alone, with the host's search domains and
+/// options unless `--dns-search` and `--dns-option` replace them.
+pub(crate) fn resolv_conf_via(h: &HostConfig, server: Option<&str>) -> String {
+    if let (Some(ns), true) = (server, h.dns.is_empty()) {
+        let h = HostConfig {
+            dns: vec![ns.to_string()],
+            ..h.clone()
+        };
+        return resolv_conf_via(&h, None);
+    }
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut out = String::new();
     let mut servers = 0;

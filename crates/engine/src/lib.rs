@@ -6,6 +6,7 @@ pub mod attach;
 pub mod commit;
 pub mod container;
 pub mod cp;
+pub mod dns;
 pub mod endpoint;
 pub mod engine;
 pub mod error;
