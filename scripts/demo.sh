@@ -12,6 +12,9 @@ trap 'rm -rf "$bundle"' EXIT
 scripts/busybox-bundle.sh "$bundle"
 # The same rootfs as an image in a throwaway store: import, list, save.
 export BERTH_ROOT=$bundle/store
+# The demo leaves the host's network alone: no bridge, veth or nftables rules (the README's
+# Networks section shows those).
+export BERTH_DEFAULT_NETWORK=none
 tar -C "$bundle/rootfs" -cf "$bundle/rootfs.tar" .
 "$berth_bin" import "$bundle/rootfs.tar" demo/busybox:latest
 "$berth_bin" images
