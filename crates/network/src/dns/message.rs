@@ -514,36 +514,44 @@ impl Message {
             w.u16(q.qtype);
             w.u16(q.qclass);
         }
-        let (opts, others): (Vec<&Record>, Vec<&Record>) =
-            self.additional.iter().partition(|r| r.rtype == TYPE_OPT);
-        let reserved: usize = opts
+        // Room is kept for every OPT record, wherever it is: they are written even when
+        // the records around them are cut.
+        let opt_len = |r: &Record| r.name.wire_len() + 10 + rdata_len(r);
+        let mut reserved: usize = self
+            .additional
             .iter()
-            .map(|r| r.name.wire_len() + 10 + rdata_len(r))
+            .filter(|r| r.rtype == TYPE_OPT)
+            .map(opt_len)
             .sum();
-        let room = limit.saturating_sub(reserved);
         let mut counts = [0u16; 3];
-        let sections = [
-            self.answers.iter().collect::<Vec<_>>(),
-            self.authority.iter().collect(),
-            others,
-        ];
-        'out: for (i, section) in sections.iter().enumerate() {
+        let mut truncated = false;
+        for (i, section) in [&self.answers, &self.authority, &self.additional]
+            .into_iter()
+            .enumerate()
+        {
             for r in section {
+                let opt = i == 2 && r.rtype == TYPE_OPT;
+                if counts[i] == u16::MAX {
+                    truncated = true;
+                    continue;
+                }
+                if truncated && !opt {
+                    continue;
+                }
                 let (len, names) = (w.buf.len(), w.names.len());
                 w.record(r);
-                if w.buf.len() > room || counts[i] == u16::MAX {
+                if opt {
+                    reserved = reserved.saturating_sub(opt_len(r));
+                } else if w.buf.len() + reserved > limit {
                     w.buf.truncate(len);
                     w.names.truncate(names);
-                    header.tc = true;
-                    break 'out;
+                    truncated = true;
+                    continue;
                 }
                 counts[i] += 1;
             }
         }
-        for r in opts.iter().take(usize::from(u16::MAX - counts[2])) {
-            w.record(r);
-            counts[2] += 1;
-        }
+        header.tc |= truncated;
         let qd = u16::try_from(self.questions.len()).unwrap_or(u16::MAX);
         w.buf[2..4].copy_from_slice(&header.flags().to_be_bytes());
         w.buf[4..6].copy_from_slice(&qd.to_be_bytes());
@@ -785,6 +793,22 @@ mod tests {
         let full = Message::parse(&m.encode(65535)).unwrap();
         assert!(!full.header.tc);
         assert_eq!(full, m);
+    }
+
+    #[test]
+    fn opt_keeps_its_place() {
+        // Found by the fuzzer: an OPT record before another additional record.
+        let mut m = query("web", TYPE_A);
+        m.additional = vec![
+            Record::opt(512, 0),
+            Record::a(Name::root(), 0, Ipv4Addr::LOCALHOST),
+        ];
+        assert_eq!(Message::parse(&m.encode(512)).unwrap(), m);
+        // Cut: the A record goes, the OPT stays.
+        let wire = m.encode(12 + 8 + 11 + 15);
+        let back = Message::parse(&wire).unwrap();
+        assert!(back.header.tc);
+        assert_eq!(back.additional, m.additional[..1]);
     }
 
     #[test]
