@@ -226,7 +226,11 @@ impl Engine {
         let fresh = !berth_network::link::Netlink::open()
             .and_then(|mut nl| nl.link_exists(&net.bridge))
             .map_err(net_err)?;
-        self.ensure_bridge(&net)?;
+        // An existing bridge was set up by whoever made it (network create, or the first
+        // container on berth0): checking its address and state again costs four requests.
+        if fresh {
+            self.ensure_bridge(&net)?;
+        }
         let id = c.id.clone();
         let (row, published) = self.store.db.write(|tx| {
             let row = network::lease(tx, &net, &id, requested, &req.aliases)?;
@@ -384,6 +388,16 @@ impl Engine {
     /// failure: a container that stopped must not keep an address for lack of a veth to
     /// delete.
     pub(crate) fn disconnect_networks(&mut self, c: &Container) {
+        self.disconnect(c, false);
+    }
+
+    /// [`Engine::disconnect_networks`] for a container that just exited, whose monitor
+    /// reports the exit first: the host's veths go in [`Engine::finish_deferred`].
+    pub(crate) fn disconnect_networks_deferred(&mut self, c: &Container) {
+        self.disconnect(c, true);
+    }
+
+    fn disconnect(&mut self, c: &Container, defer_links: bool) {
         // Nothing to release, and no transaction to pay for, without a network of its own.
         if wanted(c).is_empty() && c.state.network.networks.is_empty() {
             return;
@@ -403,14 +417,19 @@ impl Engine {
         if !rows.is_empty() {
             // Gone with the container's namespace as a rule; not when something else
             // holds the namespace open.
-            if let Ok(mut nl) = berth_network::link::Netlink::open() {
-                for n in 0..rows.len().max(c.state.network.networks.len()) {
-                    let _ = nl.delete_link(&host_veth(id, n));
+            let mut links: Vec<String> = (0..rows.len().max(c.state.network.networks.len()))
+                .map(|n| host_veth(id, n))
+                .collect();
+            for e in c.state.network.networks.values() {
+                if !e.host_veth.is_empty() && !links.contains(&e.host_veth) {
+                    links.push(e.host_veth.clone());
                 }
-                for e in c.state.network.networks.values() {
-                    if !e.host_veth.is_empty() {
-                        let _ = nl.delete_link(&e.host_veth);
-                    }
+            }
+            if defer_links {
+                self.deferred.links.extend(links);
+            } else if let Ok(mut nl) = berth_network::link::Netlink::open() {
+                for l in links {
+                    let _ = nl.delete_link(&l);
                 }
             }
         }

@@ -16,14 +16,17 @@ pub struct Engine {
     pub store: Store,
     root: PathBuf,
     /// Cleanup that needn't hold up the caller: see [`Engine::finish_deferred`].
-    deferred: Deferred,
+    pub(crate) deferred: Deferred,
 }
 
 #[derive(Default)]
-struct Deferred {
+pub(crate) struct Deferred {
     /// The ID of a container whose runtime state is to be deleted.
     runtime: Option<String>,
     trees: Vec<PathBuf>,
+    /// Host ends of veth pairs to delete (a deletion waits out an RCU grace period, and
+    /// the container's namespace takes them with it anyway).
+    pub(crate) links: Vec<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -499,7 +502,7 @@ impl Engine {
     /// killed before it gets there leaves only what [`Engine::sweep`] removes.
     pub(crate) fn finish(&mut self, c: &Container, code: Option<i32>) -> Result<i32> {
         let code = code.unwrap_or(128);
-        self.disconnect_networks(c);
+        self.disconnect_networks_deferred(c);
         if c.host_config.auto_remove {
             // Nobody can ask an --rm container for its exit once it is gone, so the record
             // goes at once with its snapshot, in one transaction, and the runtime's state
@@ -541,6 +544,14 @@ impl Engine {
         }
         for t in std::mem::take(&mut self.deferred.trees) {
             let _ = std::fs::remove_dir_all(&t);
+        }
+        let links = std::mem::take(&mut self.deferred.links);
+        if !links.is_empty() {
+            if let Ok(mut nl) = berth_network::link::Netlink::open() {
+                for l in links {
+                    let _ = nl.delete_link(&l);
+                }
+            }
         }
     }
 
