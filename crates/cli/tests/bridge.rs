@@ -657,3 +657,120 @@ fn names_resolve_on_user_networks_only() {
         assert_released(&e);
     });
 }
+
+#[test]
+fn internal_networks_have_no_way_out() {
+    isolated("internal_networks_have_no_way_out", || {
+        let e = with_busybox();
+        let outside = Outside::new();
+        // Something outside to reach: a web server in the outside namespace.
+        let www = e.path("www");
+        std::fs::create_dir_all(&www).unwrap();
+        std::fs::write(www.join("hello"), "outside\n").unwrap();
+        let mut listener = Command::new("nsenter")
+            .arg(format!("--net={}", outside.netns()))
+            .args(["busybox", "httpd", "-f", "-p", "7000", "-h"])
+            .arg(&www)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        e.ok(&["network", "create", "--subnet", "10.67.20.0/24", "open"]);
+        e.ok(&[
+            "network",
+            "create",
+            "--internal",
+            "--subnet",
+            "10.67.21.0/24",
+            "closed",
+        ]);
+        let reach = |net: &str| {
+            e.berth(&[
+                "run",
+                "--rm",
+                "--network",
+                net,
+                "busybox",
+                "sh",
+                "-c",
+                "printf 'GET /hello HTTP/1.0\\r\\n\\r\\n' | nc -w 2 192.0.2.2 7000 | tail -n 1",
+            ])
+        };
+        let open = reach("open");
+        assert_eq!(
+            String::from_utf8_lossy(&open.stdout).trim(),
+            "outside",
+            "{open:?}"
+        );
+        let closed = reach("closed");
+        assert!(
+            !String::from_utf8_lossy(&closed.stdout).contains("outside"),
+            "an internal network reached outside: {closed:?}"
+        );
+        // Inside an internal network, containers still reach each other.
+        e.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "in",
+            "--network",
+            "closed",
+            "--ip",
+            "10.67.21.9",
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+        let same = e.berth(&[
+            "run",
+            "--rm",
+            "--network",
+            "closed",
+            "busybox",
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "2",
+            "10.67.21.9",
+        ]);
+        assert!(same.status.success(), "{same:?}");
+        let _ = listener.kill();
+        let _ = listener.wait();
+        e.ok(&["rm", "-f", "in"]);
+        e.ok(&["network", "rm", "open", "closed"]);
+        assert_released(&e);
+    });
+}
+
+#[test]
+fn a_killed_monitor_gives_its_address_and_ports_back() {
+    isolated("a_killed_monitor_gives_its_address_and_ports_back", || {
+        let e = with_busybox();
+        httpd(
+            &e,
+            &["--network", "bridge", "--name", "orphan", "-p", "18100:80"],
+        );
+        let pid = inspect(&e, "orphan")["State"]["Pid"].as_i64().unwrap();
+        let monitor = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:").map(|p| p.trim().to_string()))
+            .unwrap();
+        sh(&format!("kill -9 {monitor}"));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let ps = e.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+        assert_eq!(ps.trim(), "orphan exited", "{ps}");
+        // The next command released everything: the port is free for another container.
+        assert_released(&e);
+        httpd(
+            &e,
+            &["--network", "bridge", "--name", "next", "-p", "18100:80"],
+        );
+        assert_eq!(http_get(None, "127.0.0.1", "18100", "/hostname").len(), 12);
+        e.ok(&["rm", "-f", "orphan", "next"]);
+        assert_released(&e);
+    });
+}

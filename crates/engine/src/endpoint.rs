@@ -388,19 +388,42 @@ impl Engine {
     /// failure: a container that stopped must not keep an address for lack of a veth to
     /// delete.
     pub(crate) fn disconnect_networks(&mut self, c: &Container) {
-        self.disconnect(c, false);
+        let failed = self.disconnect(c, false);
+        self.note_failures(&c.id, &failed);
     }
 
     /// [`Engine::disconnect_networks`] for a container that just exited, whose monitor
     /// reports the exit first: the host's veths go in [`Engine::finish_deferred`].
     pub(crate) fn disconnect_networks_deferred(&mut self, c: &Container) {
-        self.disconnect(c, true);
+        let failed = self.disconnect(c, true);
+        self.note_failures(&c.id, &failed);
     }
 
-    fn disconnect(&mut self, c: &Container, defer_links: bool) {
+    /// Keeps what went wrong in a teardown beside the container's log (`monitor.log`):
+    /// nobody waits for these, and a stopped container must not fail to stop over them.
+    pub(crate) fn note_failures(&self, id: &str, failed: &[String]) {
+        if failed.is_empty() {
+            return;
+        }
+        use std::io::Write;
+        let dir = self.container_dir(id);
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("monitor.log"))
+        {
+            for e in failed {
+                let _ = writeln!(f, "{} network teardown: {e}", berth_image::timefmt::now());
+            }
+        }
+    }
+
+    /// Releases everything; carries on past each failure and returns them all.
+    fn disconnect(&mut self, c: &Container, defer_links: bool) -> Vec<String> {
+        let mut failed = Vec::new();
         // Nothing to release, and no transaction to pay for, without a network of its own.
         if wanted(c).is_empty() && c.state.network.networks.is_empty() {
-            return;
+            return failed;
         }
         let id = c.id.as_str();
         let released = self.store.db.write(|tx| {
@@ -408,31 +431,48 @@ impl Engine {
             let had_ports = ports::unpublish(tx, id)?;
             Ok::<_, EngineError>((rows, had_ports))
         });
-        let Ok((rows, had_ports)) = released else {
-            return;
+        let (released, had_ports) = match released {
+            Ok((rows, had_ports)) => (rows.len(), had_ports),
+            Err(e) => {
+                failed.push(format!("releasing addresses and ports: {e}"));
+                // Still try the rest: the rules and links don't depend on the rows.
+                (0, true)
+            }
         };
         if had_ports {
-            let _ = network::apply_firewall(&self.store);
-        }
-        if !rows.is_empty() {
-            // Gone with the container's namespace as a rule; not when something else
-            // holds the namespace open.
-            let mut links: Vec<String> = (0..rows.len().max(c.state.network.networks.len()))
-                .map(|n| host_veth(id, n))
-                .collect();
-            for e in c.state.network.networks.values() {
-                if !e.host_veth.is_empty() && !links.contains(&e.host_veth) {
-                    links.push(e.host_veth.clone());
-                }
+            if let Err(e) = network::apply_firewall(&self.store) {
+                failed.push(format!("removing published ports: {e}"));
             }
-            if defer_links {
-                self.deferred.links.extend(links);
-            } else if let Ok(mut nl) = berth_network::link::Netlink::open() {
+        }
+        // Gone with the container's namespace as a rule; not when something else holds
+        // the namespace open.
+        let mut links: Vec<String> = (0..released.max(c.state.network.networks.len()))
+            .map(|n| host_veth(id, n))
+            .collect();
+        for e in c.state.network.networks.values() {
+            if !e.host_veth.is_empty() && !links.contains(&e.host_veth) {
+                links.push(e.host_veth.clone());
+            }
+        }
+        if links.is_empty() {
+            return failed;
+        }
+        if defer_links {
+            self.deferred.links.extend(links);
+            self.deferred.links_of = Some(id.to_string());
+            return failed;
+        }
+        match berth_network::link::Netlink::open() {
+            Ok(mut nl) => {
                 for l in links {
-                    let _ = nl.delete_link(&l);
+                    if let Err(e) = nl.delete_link(&l) {
+                        failed.push(format!("deleting {l}: {e}"));
+                    }
                 }
             }
+            Err(e) => failed.push(format!("netlink: {e}")),
         }
+        failed
     }
 
     /// `docker network connect`: a running container gets its new interface at once; a

@@ -25,8 +25,9 @@ pub(crate) struct Deferred {
     runtime: Option<String>,
     trees: Vec<PathBuf>,
     /// Host ends of veth pairs to delete (a deletion waits out an RCU grace period, and
-    /// the container's namespace takes them with it anyway).
+    /// the container's namespace takes them with it anyway), and whose they are.
     pub(crate) links: Vec<String>,
+    pub(crate) links_of: Option<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -547,10 +548,19 @@ impl Engine {
         }
         let links = std::mem::take(&mut self.deferred.links);
         if !links.is_empty() {
-            if let Ok(mut nl) = berth_network::link::Netlink::open() {
-                for l in links {
-                    let _ = nl.delete_link(&l);
+            let mut failed = Vec::new();
+            match berth_network::link::Netlink::open() {
+                Ok(mut nl) => {
+                    for l in &links {
+                        if let Err(e) = nl.delete_link(l) {
+                            failed.push(format!("deleting {l}: {e}"));
+                        }
+                    }
                 }
+                Err(e) => failed.push(format!("netlink: {e}")),
+            }
+            if let Some(id) = self.deferred.links_of.take() {
+                self.note_failures(&id, &failed);
             }
         }
     }
