@@ -654,7 +654,13 @@ pub fn settings_json(c: &Container) -> serde_json::Value {
     }
     let endpoint = |name: &str, e: Option<&EndpointSettings>| {
         let e = e.cloned().unwrap_or_default();
-        let req = &c.host_config.endpoint;
+        // What was asked for on this network: `run`'s flags for the first, `network
+        // connect`'s for the others.
+        let req = c
+            .host_config
+            .extra_networks
+            .get(name)
+            .unwrap_or(&c.host_config.endpoint);
         json!({
             "IPAMConfig": if req.ipv4_address.is_empty() { Value::Null } else { json!({"IPv4Address": req.ipv4_address}) },
             "Links": if req.links.is_empty() { Value::Null } else { json!(req.links) },
@@ -686,8 +692,13 @@ pub fn settings_json(c: &Container) -> serde_json::Value {
         m if m.starts_with("container:") => "",
         m => m,
     };
-    if !configured.is_empty() && !networks.contains_key(configured) {
-        networks.insert(configured.to_string(), endpoint(configured, None));
+    let configured = std::iter::once(configured)
+        .filter(|n| !n.is_empty())
+        .chain(c.host_config.extra_networks.keys().map(String::as_str));
+    for name in configured {
+        if !networks.contains_key(name) {
+            networks.insert(name.to_string(), endpoint(name, None));
+        }
     }
     // Docker fills the top-level address fields from the default bridge only.
     let bridge = n.networks.get("bridge").cloned().unwrap_or_default();
