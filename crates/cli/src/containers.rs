@@ -1637,21 +1637,8 @@ pub fn inspect_as(g: &Globals, cmd: &str, argv: &[String], only: Option<&str>) -
             }
         }
     }
-    let mut out = std::io::stdout().lock();
-    if let Some(f) = m.get("format") {
-        let t = format::Template::parse(f).map_err(|e| Failure::new(1, e))?;
-        for v in &values {
-            let _ = writeln!(out, "{}", t.render(v).map_err(|e| Failure::new(1, e))?);
-        }
-    } else {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&values).unwrap_or_default()
-        );
-    }
+    format::print_inspect(m.get("format"), &values)?;
     if failed {
-        let _ = out.flush();
         std::process::exit(1);
     }
     Ok(())

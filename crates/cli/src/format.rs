@@ -391,6 +391,31 @@ pub fn print_listing(
     Ok(())
 }
 
+/// Prints what `inspect` found: each object through `--format` when given, else all of
+/// them as one pretty JSON array, as docker does.
+pub fn print_inspect(format: Option<&str>, values: &[Value]) -> Result<(), crate::Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Some(f) => {
+            let t = Template::parse(f).map_err(|e| crate::Failure::new(1, e))?;
+            for v in values {
+                let line = t.render(v).map_err(|e| crate::Failure::new(1, e))?;
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(values).unwrap_or_default()
+            );
+        }
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -379,23 +379,7 @@ fn inspect(g: &Globals, argv: &[String]) -> Result<()> {
             Err(e) => daemon(e),
         }
     }
-    let mut out = std::io::stdout().lock();
-    match m.get("format") {
-        Some(f) => {
-            let t = format::Template::parse(f).map_err(|e| Failure::new(1, e))?;
-            for v in &values {
-                let _ = writeln!(out, "{}", t.render(v).map_err(|e| Failure::new(1, e))?);
-            }
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&values).unwrap_or_default()
-            );
-        }
-    }
-    drop(out);
+    format::print_inspect(m.get("format"), &values)?;
     if !errors.is_empty() {
         let _ = std::io::stdout().flush();
         for e in &errors {

@@ -307,18 +307,9 @@ pub fn find(store: &Store, what: &str) -> Result<Container> {
     if let Some(d) = exact {
         return decode(&d);
     }
-    let hex = !what.is_empty() && what.len() < 64 && what.bytes().all(|b| b.is_ascii_hexdigit());
-    if !hex {
+    let Some(rows) = by_id_prefix(conn, "containers", what).map_err(db_err)? else {
         return Err(EngineError::NoSuchContainer(what.to_string()));
-    }
-    let mut st = conn
-        .prepare("SELECT data FROM containers WHERE substr(id, 1, ?1) = ?2 LIMIT 2")
-        .map_err(db_err)?;
-    let rows: Vec<String> = st
-        .query_map(rusqlite::params![what.len() as i64, what], |r| r.get(0))
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(db_err)?;
+    };
     match rows.as_slice() {
         [one] => decode(one),
         [] => Err(EngineError::NoSuchContainer(what.to_string())),
@@ -326,6 +317,24 @@ pub fn find(store: &Store, what: &str) -> Result<Container> {
             "multiple IDs found with provided prefix: {what}"
         ))),
     }
+}
+
+/// The `data` of the rows of `table` (containers, networks) whose ID starts with `what`;
+/// None when `what` can't be an ID prefix.
+pub(crate) fn by_id_prefix(
+    conn: &rusqlite::Connection,
+    table: &'static str,
+    what: &str,
+) -> rusqlite::Result<Option<Vec<String>>> {
+    let hex = !what.is_empty() && what.len() < 64 && what.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex {
+        return Ok(None);
+    }
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT data FROM {table} WHERE substr(id, 1, ?1) = ?2"
+    ))?;
+    let rows = st.query_map(rusqlite::params![what.len() as i64, what], |r| r.get(0))?;
+    rows.collect::<rusqlite::Result<Vec<String>>>().map(Some)
 }
 
 /// A random 64-hex-digit ID.

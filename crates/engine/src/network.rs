@@ -238,18 +238,9 @@ fn find(conn: &Connection, what: &str) -> Result<Network> {
     if let Some(d) = exact {
         return decode(&d);
     }
-    let hex = !what.is_empty() && what.len() < 64 && what.bytes().all(|b| b.is_ascii_hexdigit());
-    if !hex {
+    let Some(rows) = crate::container::by_id_prefix(conn, "networks", what).map_err(db_err)? else {
         return Err(EngineError::NoSuchNetwork(what.to_string()));
-    }
-    let mut st = conn
-        .prepare("SELECT data FROM networks WHERE substr(id, 1, ?1) = ?2")
-        .map_err(db_err)?;
-    let rows: Vec<String> = st
-        .query_map(rusqlite::params![what.len() as i64, what], |r| r.get(0))
-        .map_err(db_err)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(db_err)?;
+    };
     match rows.as_slice() {
         [one] => decode(one),
         [] => Err(EngineError::NoSuchNetwork(what.to_string())),
