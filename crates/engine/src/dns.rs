@@ -248,12 +248,14 @@ impl Engine {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // SAFETY: between fork and exec only setsid, which is async-signal-safe.
+        // SAFETY: between fork and exec only setsid and close_range, both plain syscalls.
         unsafe {
             cmd.pre_exec(|| {
-                nix::unistd::setsid()
-                    .map(|_| ())
-                    .map_err(std::io::Error::from)
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                // A monitor's report pipe and client socket sit on fds 3 and 4 without
+                // close-on-exec: a long-lived name server must not hold them open.
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+                Ok(())
             });
         }
         let child = cmd
