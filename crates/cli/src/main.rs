@@ -139,7 +139,7 @@ Image commands:
   image       Manage images (ls, rm, inspect, prune, history, tag, load, save, import)
   system      Manage berth (df, prune)
   volume      Manage volumes (create, ls, inspect, rm, prune)
-  network     Manage networks (create, ls, inspect, rm, prune)
+  network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
   system      Manage berth (df, prune, info)
   info        Display system-wide information
   version     Show the berth version information
