@@ -427,3 +427,29 @@ fn an_image_a_container_uses_is_not_removed() {
         "prune keeps used images"
     );
 }
+
+/// The first commands on a new store race to set it up (its schema and WAL mode): none of
+/// them may fail for it. Found by CI: switching to WAL answered "database is locked" at
+/// once instead of waiting.
+#[test]
+fn concurrent_first_commands_on_a_new_store() {
+    for _ in 0..5 {
+        let e = Env::new();
+        let kids: Vec<_> = (0..12)
+            .map(|_| {
+                Command::new(bin())
+                    .arg("--root")
+                    .arg(e.root())
+                    .args(["images", "-q"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for k in kids {
+            let o = k.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+}

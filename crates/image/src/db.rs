@@ -157,9 +157,25 @@ impl Db {
             .map_err(err)?;
         if version != SCHEMA_VERSION {
             // WAL mode is kept in the file itself: set once, with the schema, rather than
-            // asked for (a statement and a lock) by every process.
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(err)?;
+            // asked for (a statement and a lock) by every process. Switching needs the
+            // database to itself, and SQLite answers "locked" at once rather than waiting
+            // when another process is switching it too (several commands on a new store):
+            // so wait here, as the busy timeout would.
+            let until = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                match conn.pragma_update(None, "journal_mode", "WAL") {
+                    Ok(()) => break,
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if matches!(
+                            e.code,
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        ) && std::time::Instant::now() < until =>
+                    {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => return Err(err(e)),
+                }
+            }
             conn.execute_batch(&format!(
                 "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
