@@ -28,7 +28,16 @@ fn httpd(e: &Env, args: &[&str]) -> String {
     let mut a = vec!["run", "-d"];
     a.extend_from_slice(args);
     a.extend_from_slice(&["busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
-    e.ok(&a).trim().to_string()
+    let id = e.ok(&a).trim().to_string();
+    // `run -d` returns once httpd runs, which may be a moment before it listens.
+    e.ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "for i in $(seq 100); do grep -qs ':0050 [0-9A-F]*:0000 0A' /proc/net/tcp /proc/net/tcp6 && exit 0; sleep 0.05; done; exit 1",
+    ]);
+    id
 }
 
 fn inspect(e: &Env, what: &str) -> Value {
