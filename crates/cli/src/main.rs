@@ -8,6 +8,7 @@ mod cp;
 mod format;
 mod images;
 mod networks;
+mod objects;
 mod registry;
 mod signals;
 mod stats;

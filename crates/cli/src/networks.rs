@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use berth_engine::network::{self, Network, NetworkCreate};
-use berth_engine::{Engine, EngineError, Kind};
+use berth_engine::{EngineError, Kind};
 use serde_json::{json, Value};
 
 use crate::args::{self, flag, opt, Flag, Matches};
 use crate::format;
+use crate::objects::{self, daemon, open, or_exit, pairs};
 use crate::{Failure, Globals, Result};
 
 pub const USAGE: &str = "Usage:  berth network COMMAND
@@ -104,21 +105,6 @@ Options:
   -f, --force           Do not prompt for confirmation
 ";
 
-/// A daemon error as the docker CLI reports it, status 1.
-fn daemon(e: EngineError) -> ! {
-    let _ = std::io::stdout().flush();
-    eprintln!("Error response from daemon: {e}");
-    std::process::exit(1);
-}
-
-fn or_exit<T>(r: berth_engine::Result<T>) -> T {
-    r.unwrap_or_else(|e| daemon(e))
-}
-
-fn open(g: &Globals) -> Engine {
-    or_exit(Engine::open(&g.root))
-}
-
 /// Parses, and prints `usage` and exits on `--help`.
 fn parse(cmd: &str, flags: &[Flag], argv: &[String], usage: &str) -> Result<Matches> {
     let mut all = flags.to_vec();
@@ -129,16 +115,6 @@ fn parse(cmd: &str, flags: &[Flag], argv: &[String], usage: &str) -> Result<Matc
         std::process::exit(0);
     }
     Ok(m)
-}
-
-fn pairs(values: Vec<String>) -> BTreeMap<String, String> {
-    values
-        .into_iter()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (kv, String::new()),
-        })
-        .collect()
 }
 
 pub fn dispatch(g: &Globals, argv: &[String]) -> Result<()> {
@@ -445,22 +421,9 @@ fn rm(g: &Globals, argv: &[String]) -> Result<()> {
         ));
     }
     let mut engine = open(g);
-    let mut failed = false;
-    for name in &m.args {
-        match engine.network_remove(name) {
-            Ok(_) => println!("{name}"),
-            Err(e) if m.on("force") && e.kind() == Kind::NotFound => {}
-            Err(e) => {
-                let _ = std::io::stdout().flush();
-                eprintln!("Error response from daemon: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        let _ = std::io::stdout().flush();
-        std::process::exit(1);
-    }
+    objects::remove_each(&m.args, m.on("force"), |name| {
+        engine.network_remove(name).map(|_| ())
+    });
     Ok(())
 }
 

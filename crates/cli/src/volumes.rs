@@ -1,6 +1,5 @@
 //! `berth volume`: create, ls, inspect, rm, prune.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use berth_engine::volume::Volume;
@@ -9,38 +8,11 @@ use serde_json::{json, Value};
 
 use crate::args::{self, flag, opt, Flag, Matches};
 use crate::format;
+use crate::objects::{self, daemon, open, or_exit, pairs};
 use crate::{Failure, Globals, Result};
-
-/// A daemon error as the docker CLI reports it ("Error response from daemon: ...", without
-/// main's "Error: " prefix), status 1.
-fn daemon(e: EngineError) -> ! {
-    let _ = std::io::stdout().flush();
-    eprintln!("Error response from daemon: {e}");
-    std::process::exit(1);
-}
-
-fn or_exit<T>(r: berth_engine::Result<T>) -> T {
-    r.unwrap_or_else(|e| daemon(e))
-}
-
-fn open(g: &Globals) -> Engine {
-    or_exit(Engine::open(&g.root))
-}
 
 fn parse(cmd: &str, flags: &[Flag], argv: &[String]) -> Result<Matches> {
     args::parse(flags, argv, true).map_err(|e| Failure::usage(cmd, e))
-}
-
-/// `key=value` pairs of `--label` and `-o`; a bare key has an empty value, as docker's
-/// map options do.
-fn pairs(values: Vec<String>) -> BTreeMap<String, String> {
-    values
-        .into_iter()
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (kv, String::new()),
-        })
-        .collect()
 }
 
 pub fn dispatch(g: &Globals, argv: &[String]) -> Result<()> {
@@ -206,21 +178,7 @@ fn rm(g: &Globals, argv: &[String]) -> Result<()> {
         ));
     }
     let mut engine = open(g);
-    let mut failed = false;
-    for name in &m.args {
-        match engine.remove_volume(name) {
-            Ok(()) => println!("{name}"),
-            Err(e) if m.on("force") && e.kind() == berth_engine::Kind::NotFound => {}
-            Err(e) => {
-                eprintln!("Error response from daemon: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        let _ = std::io::stdout().flush();
-        std::process::exit(1);
-    }
+    objects::remove_each(&m.args, m.on("force"), |name| engine.remove_volume(name));
     Ok(())
 }
 

@@ -250,34 +250,6 @@ pub fn unpublish(tx: &rusqlite::Transaction<'_>, container: &str) -> Result<bool
     Ok(n > 0)
 }
 
-/// A container's published ports, as recorded.
-pub fn of(conn: &rusqlite::Connection, container: &str) -> Result<Vec<Published>> {
-    let db = |e| {
-        EngineError::Db(berth_image::db::DbError {
-            path: "ports".into(),
-            source: e,
-        })
-    };
-    let mut st = conn
-        .prepare_cached(
-            "SELECT host_ip, host_port, container_port, proto, container_ip, network FROM ports WHERE container = ?1 ORDER BY container_port, proto, host_ip",
-        )
-        .map_err(db)?;
-    let rows = st
-        .query_map([container], |r| {
-            Ok(Published {
-                host_ip: r.get(0)?,
-                host_port: r.get(1)?,
-                container_port: r.get(2)?,
-                proto: r.get(3)?,
-                container_ip: r.get(4)?,
-                network: r.get(5)?,
-            })
-        })
-        .map_err(db)?;
-    rows.collect::<rusqlite::Result<_>>().map_err(db)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
